@@ -1,0 +1,27 @@
+# The two commands of the quick start: `make demo` and `make test`. Both set up everything first:
+# Debian packages (apt-get, only where missing), a virtual environment, the package.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test bench torture clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml scripts/setup-system
+	scripts/setup-system
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test]'
+	touch $@
+
+demo: setup
+	$(PY) scripts/demo
+
+test: setup
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) scripts/bench
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache

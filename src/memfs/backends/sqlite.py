@@ -1,0 +1,259 @@
+"""SQLite backend: WAL, a busy timeout, synchronous=FULL (an acknowledged revision survives a
+crash of the process and of the machine), numbered append-only migrations."""
+
+import os
+import sqlite3
+import time
+from contextlib import contextmanager
+
+from .. import errors
+
+# Migrations are append-only: never edit a released step, add a new one.
+MIGRATIONS = [
+    (
+        "m001_initial",
+        """
+        CREATE TABLE stores (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            uid TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            metadata TEXT NOT NULL DEFAULT '{}',
+            max_content_bytes INTEGER NOT NULL DEFAULT 102400,
+            root_node INTEGER,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            archived_at REAL
+        );
+        CREATE UNIQUE INDEX stores_name ON stores(name);
+        CREATE TABLE blobs (
+            sha256 TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            is_binary INTEGER NOT NULL,
+            content BLOB NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE nodes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            store_id INTEGER NOT NULL REFERENCES stores(id),
+            kind TEXT NOT NULL,
+            parent_id INTEGER,
+            name TEXT NOT NULL,
+            path TEXT,
+            sha256 TEXT,
+            size INTEGER NOT NULL DEFAULT 0,
+            mode INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            ctime_ns INTEGER NOT NULL,
+            head_rev INTEGER,
+            created_at REAL NOT NULL,
+            deleted_at REAL
+        );
+        CREATE UNIQUE INDEX nodes_path ON nodes(store_id, path) WHERE path IS NOT NULL;
+        CREATE INDEX nodes_parent ON nodes(parent_id, name) WHERE path IS NOT NULL;
+        CREATE TABLE revisions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            store_id INTEGER NOT NULL,
+            node_id INTEGER NOT NULL,
+            op TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            parent_id INTEGER,
+            name TEXT NOT NULL,
+            path TEXT NOT NULL,
+            old_path TEXT,
+            sha256 TEXT,
+            prev_sha256 TEXT,
+            size INTEGER NOT NULL DEFAULT 0,
+            mode INTEGER NOT NULL,
+            base_rev INTEGER,
+            created_at REAL NOT NULL,
+            agent TEXT,
+            session TEXT,
+            actor TEXT NOT NULL,
+            dream_job TEXT,
+            message TEXT,
+            redacted_at REAL,
+            redacted_by TEXT
+        );
+        CREATE INDEX revisions_store ON revisions(store_id, id);
+        CREATE INDEX revisions_node ON revisions(node_id, id);
+        CREATE INDEX revisions_parent ON revisions(parent_id, name, id);
+        CREATE INDEX revisions_path ON revisions(store_id, path, id);
+        CREATE INDEX revisions_session ON revisions(session, id);
+        CREATE TABLE sessions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT NOT NULL,
+            agent TEXT,
+            actor TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            host TEXT,
+            pid INTEGER,
+            stores TEXT NOT NULL DEFAULT '{}',
+            mountpoint TEXT,
+            log_path TEXT,
+            started_at REAL NOT NULL,
+            ended_at REAL
+        );
+        CREATE INDEX sessions_session ON sessions(session_id);
+        CREATE TABLE conflicts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            store_id INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            node_id INTEGER,
+            session TEXT,
+            agent TEXT,
+            created_at REAL NOT NULL,
+            base_sha256 TEXT,
+            current_sha256 TEXT,
+            current_rev INTEGER,
+            sha256 TEXT,
+            reason TEXT NOT NULL
+        );
+        CREATE INDEX conflicts_store ON conflicts(store_id, id);
+        """,
+    ),
+]
+
+
+def _translate(exc: sqlite3.Error) -> errors.MemfsError:
+    msg = str(exc)
+    if isinstance(exc, sqlite3.OperationalError):
+        if "locked" in msg or "busy" in msg:
+            return errors.Busy(f"the database stayed locked by another process: {msg}")
+        if "full" in msg:
+            return errors.StorageFull(f"no space left for the database: {msg}")
+        if "readonly" in msg or "read-only" in msg:
+            return errors.ReadOnly(f"the database file is read-only: {msg}")
+    if isinstance(exc, sqlite3.DatabaseError) and ("malformed" in msg or "not a database" in msg):
+        return errors.MemfsError(f"the database is damaged: {msg} (run `memfs doctor`)")
+    return errors.MemfsError(f"database error: {msg}")
+
+
+class _Tx:
+    __slots__ = ("c",)
+
+    def __init__(self, conn):
+        self.c = conn
+
+    def one(self, sql, params=()):
+        return self.c.execute(sql, params).fetchone()
+
+    def all(self, sql, params=()):
+        return self.c.execute(sql, params).fetchall()
+
+    def scalar(self, sql, params=()):
+        row = self.c.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def run(self, sql, params=()):
+        cur = self.c.execute(sql, params)
+        return cur.lastrowid if sql.lstrip()[:6].upper() == "INSERT" else cur.rowcount
+
+
+class SQLiteBackend:
+    def __init__(self, path: str, *, busy_timeout: float = 10.0, synchronous: str = "FULL"):
+        self.url = "sqlite:///" + path
+        self.path = path
+        if path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        try:
+            # isolation_level=None: we issue BEGIN ourselves (BEGIN IMMEDIATE for writers, so two
+            # writers never deadlock upgrading a read lock)
+            self.conn = sqlite3.connect(
+                path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute(f"PRAGMA synchronous={synchronous}")
+            self.conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+            self.conn.execute("PRAGMA foreign_keys=OFF")
+            self._migrate()
+        except sqlite3.Error as e:
+            raise _translate(e) from None
+        self._depth = 0
+
+    def _migrate(self):
+        c = self.conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS _memfs_migrations (name TEXT PRIMARY KEY, applied_at REAL)"
+            )
+            done = {r[0] for r in c.execute("SELECT name FROM _memfs_migrations")}
+            known = {n for n, _ in MIGRATIONS}
+            unknown = done - known
+            if unknown:
+                raise errors.SchemaTooNew(
+                    f"this database was written by a newer memfs (migrations {sorted(unknown)}); upgrade memfs"
+                )
+            for name, sql in MIGRATIONS:
+                if name in done:
+                    continue
+                for stmt in sql.split(";"):
+                    if stmt.strip():
+                        c.execute(stmt)
+                c.execute("INSERT INTO _memfs_migrations VALUES (?, ?)", (name, time.time()))
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+
+    def migrations(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT name FROM _memfs_migrations ORDER BY name")]
+
+    @contextmanager
+    def read(self):
+        if self._depth:
+            yield _Tx(self.conn)
+            return
+        try:
+            self.conn.execute("BEGIN")
+        except sqlite3.Error as e:
+            raise _translate(e) from None
+        self._depth += 1
+        try:
+            yield _Tx(self.conn)
+        except sqlite3.Error as e:
+            raise _translate(e) from None
+        finally:
+            self._depth -= 1
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error:
+                self.conn.execute("ROLLBACK")
+
+    @contextmanager
+    def write(self):
+        if self._depth:
+            raise RuntimeError("nested write transaction")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            raise _translate(e) from None
+        self._depth += 1
+        try:
+            yield _Tx(self.conn)
+            self.conn.execute("COMMIT")
+        except BaseException as e:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            if isinstance(e, sqlite3.Error):
+                raise _translate(e) from None
+            raise
+        finally:
+            self._depth -= 1
+
+    def data_version(self) -> int:
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def check(self) -> list[str]:
+        rows = [r[0] for r in self.conn.execute("PRAGMA integrity_check")]
+        return [] if rows == ["ok"] else rows
+
+    def close(self):
+        try:
+            self.conn.close()
+        except sqlite3.Error:
+            pass

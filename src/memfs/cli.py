@@ -1,0 +1,464 @@
+"""The memfs command line: a few lines per command over the store API."""
+
+import csv
+import functools
+import json
+import os
+import sys
+
+import click
+
+from . import config, errors
+from .store import DIR, Memfs, sha256
+
+STATUS_HELP = """Exit codes: 0 ok, 1 error, 2 bad input, 3 not found, 4 already exists,
+5 precondition failed (stale), 6 read-only, 7 database busy, 8 disk full, 10 schema too new."""
+
+
+class Ctx:
+    def __init__(self, db, agent, session):
+        self.db_path = config.db_path(db)
+        self.identity = config.identity(agent, session)
+        self._m = None
+
+    @property
+    def m(self) -> Memfs:
+        if self._m is None:
+            self._m = Memfs(self.db_path, identity=self.identity)
+        return self._m
+
+
+class MemfsGroup(click.Group):
+    """Turns library errors into one line on stderr and a documented exit code, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except errors.MemfsError as e:
+            click.echo(f"Error: {e.message}", err=True)
+            sys.exit(e.exit_code)
+        except OSError as e:
+            click.echo(f"Error: {e.strerror or e}{': ' + e.filename if getattr(e, 'filename', None) else ''}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            sys.exit(130)
+
+
+@click.group(cls=MemfsGroup, epilog=STATUS_HELP)
+@click.version_option(package_name="memfs-agents", prog_name="memfs")
+@click.option("--db", envvar="MEMFS_DB", help="Database file (default: $MEMFS_DB, else the memfs user directory).")
+@click.option("--agent", envvar="MEMFS_AGENT", help="Agent id recorded on changes ($MEMFS_AGENT).")
+@click.option("--session", envvar="MEMFS_SESSION", help="Session id recorded on changes ($MEMFS_SESSION).")
+@click.pass_context
+def cli(ctx, db, agent, session):
+    """memfs: versioned, attributed memory stores for AI agents."""
+    ctx.obj = Ctx(db, agent, session)
+
+
+pass_m = click.make_pass_decorator(Ctx)
+
+
+def output_options(f):
+    """Every listing prints a table by default, or --json (an array), --nl (JSON lines), --csv."""
+
+    @click.option("--json", "fmt", flag_value="json", help="Output a JSON array.")
+    @click.option("--nl", "fmt", flag_value="nl", help="Output newline-delimited JSON.")
+    @click.option("--csv", "fmt", flag_value="csv", help="Output CSV with a header row.")
+    @functools.wraps(f)
+    def wrapper(*a, fmt=None, **kw):
+        return f(*a, fmt=fmt, **kw)
+
+    return wrapper
+
+
+def emit(rows: list[dict], fmt, columns: list[str], table=None):
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, default=str))
+    elif fmt == "nl":
+        for r in rows:
+            click.echo(json.dumps(r, default=str))
+    elif fmt == "csv":
+        w = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    else:
+        for r in rows:
+            click.echo(table(r) if table else "  ".join(str(r.get(c, "")) for c in columns))
+
+
+def split_ref(ref: str, need_path=True):
+    """STORE:PATH -> (store, path). A missing path is the store root."""
+    store, sep, path = ref.partition(":")
+    if not store:
+        raise errors.InvalidInput(f"expected STORE:PATH, got {ref!r}")
+    if need_path and not sep:
+        raise errors.InvalidInput(f"expected STORE:PATH, got {ref!r}")
+    return store, (path or "/")
+
+
+def rev_dict(r):
+    d = r.to_dict()
+    d["time"] = config.fmt_time(r.created_at)
+    return d
+
+
+def rev_line(r):
+    who = r.agent or "-"
+    if r.session:
+        who += f"/{r.session}"
+    what = r.path if not r.old_path else f"{r.old_path} -> {r.path}"
+    h = (r.sha256 or "-")[:12]
+    msg = f"  ({r.message})" if r.message else ""
+    return f"{r.id:>7}  {config.fmt_time(r.created_at)}  {r.store_name or ''}  {r.op:<7} {what}  {h}  {who} [{r.actor}]{msg}"
+
+
+# ---------------------------------------------------------------------------- database & stores
+
+
+@cli.command()
+@pass_m
+def init(c):
+    """Create the database (if needed) and print its path."""
+    c.m
+    click.echo(c.db_path)
+
+
+@cli.command("path")
+@pass_m
+def path_cmd(c):
+    """Print where the database lives."""
+    click.echo(c.db_path)
+
+
+@cli.group()
+def store():
+    """Create, list, describe, rename, archive and delete stores."""
+
+
+def store_dict(m, s):
+    d = {"id": s.uid, "name": s.name, "slug": s.slug, "description": s.description, "metadata": s.metadata,
+         "max_content_bytes": s.max_content_bytes, "created_at": config.fmt_time(s.created_at),
+         "updated_at": config.fmt_time(s.updated_at), "archived_at": config.fmt_time(s.archived_at) if s.archived else None}
+    d.update(m.usage(s))
+    return d
+
+
+@store.command("create")
+@click.argument("name")
+@click.option("-d", "--description", default="", help="Shown to agents that mount the store.")
+@click.option("--max-content-bytes", type=int, default=100 * 1024, show_default=True, help="Largest file allowed.")
+@pass_m
+def store_create(c, name, description, max_content_bytes):
+    """Create a store."""
+    s = c.m.create_store(name, description, max_content_bytes=max_content_bytes)
+    click.echo(f"created store {s.name} ({s.uid})")
+
+
+@store.command("list")
+@click.option("--all", "include_archived", is_flag=True, help="Include archived stores.")
+@output_options
+@pass_m
+def store_list(c, include_archived, fmt):
+    """List stores."""
+    rows = [store_dict(c.m, s) for s in c.m.list_stores(include_archived=include_archived)]
+    emit(rows, fmt, ["name", "id", "files", "bytes", "revisions", "description"],
+         lambda r: f"{r['name']:<24} {r['files']:>6} files {r['bytes']:>9} bytes {r['revisions']:>7} revs"
+                   f"{'  (archived)' if r['archived_at'] else ''}  {r['description']}")
+
+
+@store.command("show")
+@click.argument("name")
+@pass_m
+def store_show(c, name):
+    """Describe a store (JSON)."""
+    click.echo(json.dumps(store_dict(c.m, c.m.get_store(name)), indent=2))
+
+
+@store.command("rename")
+@click.argument("name")
+@click.argument("new_name")
+@pass_m
+def store_rename(c, name, new_name):
+    """Rename a store."""
+    s = c.m.update_store(name, name=new_name)
+    click.echo(f"renamed store {name} to {s.name}")
+
+
+@store.command("describe")
+@click.argument("name")
+@click.argument("description")
+@pass_m
+def store_describe(c, name, description):
+    """Set a store's description."""
+    c.m.update_store(name, description=description)
+    click.echo(f"updated {name}")
+
+
+@store.command("archive")
+@click.argument("name")
+@pass_m
+def store_archive(c, name):
+    """Archive a store: it is read-only from then on (permanent)."""
+    c.m.archive_store(name)
+    click.echo(f"archived store {name}; it is read-only now")
+
+
+@store.command("rm")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask.")
+@pass_m
+def store_rm(c, name, yes):
+    """Delete a store and its whole history."""
+    s = c.m.get_store(name)
+    if not yes and not click.confirm(f"Delete store {s.name} and all its history?"):
+        raise errors.InvalidInput("not deleted")
+    c.m.delete_store(s)
+    click.echo(f"deleted store {s.name}")
+
+
+# ---------------------------------------------------------------------------- files
+
+
+@cli.command()
+@click.argument("ref", metavar="STORE:PATH")
+@click.argument("file", type=click.File("rb"), default="-")
+@click.option("--if-match", metavar="HASH", help="Only write if the stored content has this SHA-256.")
+@click.option("--if-absent", is_flag=True, help="Only write if the path does not exist.")
+@click.option("-m", "--message", help="A note recorded on the revision.")
+@pass_m
+def put(c, ref, file, if_match, if_absent, message):
+    """Write a file from FILE or stdin."""
+    if if_match and if_absent:
+        raise errors.InvalidInput("--if-match and --if-absent exclude each other")
+    store, path = split_ref(ref)
+    r = c.m.write(store, path, file.read(), if_match=if_match, if_absent=if_absent, message=message)
+    if r.revision:
+        click.echo(f"{r.revision.op} {store}:{r.node.path} revision {r.revision.id} sha256 {r.node.sha256}")
+    else:
+        click.echo(f"unchanged {store}:{r.node.path} sha256 {r.node.sha256}")
+
+
+@cli.command()
+@click.argument("ref", metavar="STORE:PATH")
+@click.option("--rev", type=int, help="As of this revision.")
+@click.option("--at", "at", help="As of this time (2026-11-27T10:00, 2h, ...).")
+@pass_m
+def cat(c, ref, rev, at):
+    """Print a file, now or as it was."""
+    store, path = split_ref(ref)
+    data = c.m.read(store, path, rev=rev, at=config.parse_time(at) if at else None)
+    sys.stdout.buffer.write(data)
+    sys.stdout.flush()
+
+
+@cli.command()
+@click.argument("ref", metavar="STORE:[PATH]")
+@click.option("--rev", type=int, help="As of this revision.")
+@click.option("-R", "--recursive", is_flag=True, help="Everything under PATH.")
+@output_options
+@pass_m
+def ls(c, ref, rev, recursive, fmt):
+    """List a directory (now or at a revision)."""
+    store, path = split_ref(ref, need_path=False)
+    if recursive and rev is None:
+        entries = [e for e in c.m.walk(store, path) if e.path != path]
+    elif recursive:
+        prefix = path.rstrip("/") + "/"
+        entries = [e for p, e in sorted(c.m.tree(store, rev).items()) if p.startswith(prefix)]
+    else:
+        entries = c.m.listdir(store, path, rev=rev)
+    rows = [{"path": e.path, "kind": e.kind, "size": e.size, "mode": oct(e.mode), "sha256": e.sha256,
+             "revision": e.rev} for e in entries]
+    emit(rows, fmt, ["kind", "size", "revision", "path"],
+         lambda r: f"{r['kind']:<7} {r['size']:>7} {r['revision']:>7}  {r['path']}{'/' if r['kind'] == DIR else ''}")
+
+
+@cli.command()
+@click.argument("ref", metavar="STORE:PATH")
+@click.option("-r", "--recursive", is_flag=True, help="Remove a directory and everything in it.")
+@click.option("--if-match", metavar="HASH", help="Only delete if the stored content has this SHA-256.")
+@pass_m
+def rm(c, ref, recursive, if_match):
+    """Delete a file (or, with -r, a directory tree). History is kept."""
+    store, path = split_ref(ref)
+    st = c.m.stat(store, path)
+    if st.kind == DIR:
+        if not recursive:
+            raise errors.IsADirectory(f"{store}:{path} is a directory (use -r)")
+        revs = c.m.remove_tree(store, path)
+    else:
+        revs = [c.m.delete(store, path, if_match=if_match)]
+    click.echo(f"removed {len(revs)} {'entry' if len(revs) == 1 else 'entries'} (last revision {revs[-1].id})")
+
+
+@cli.command()
+@click.argument("ref", metavar="STORE:PATH")
+@click.option("-p", "--parents", is_flag=True, help="Create parents as needed; no error if it exists.")
+@pass_m
+def mkdir(c, ref, parents):
+    """Create a directory."""
+    store, path = split_ref(ref)
+    n = c.m.mkdir(store, path, parents=parents, exist_ok=parents)
+    click.echo(f"{store}:{n.path}/")
+
+
+@cli.command()
+@click.argument("ref", metavar="STORE:SRC")
+@click.argument("dst", metavar="DST")
+@click.option("--no-clobber", is_flag=True, help="Fail if DST exists.")
+@pass_m
+def mv(c, ref, dst, no_clobber):
+    """Rename a file or directory inside a store (DST is a path, or STORE:PATH of the same store)."""
+    store, src = split_ref(ref)
+    if ":" in dst:
+        dstore, dst = split_ref(dst)
+        if c.m.get_store(dstore).id != c.m.get_store(store).id:
+            raise errors.CrossStore("cannot move between stores")
+    r = c.m.rename(store, src, dst, noreplace=no_clobber)
+    click.echo(f"renamed {store}:{r.old_path} -> {r.path} (revision {r.id})")
+
+
+# ---------------------------------------------------------------------------- history
+
+
+@cli.command()
+@click.argument("ref", metavar="[STORE[:PATH]]", required=False)
+@click.option("--agent", "agent_f", help="Only this agent's changes.")
+@click.option("--session", "session_f", help="Only this session's changes.")
+@click.option("--since", help="Only changes since (7d, 2h, 2026-11-27, ...).")
+@click.option("--until", help="Only changes until.")
+@click.option("--op", "ops", multiple=True, help="Only these operations (write, create, delete, rename, ...).")
+@click.option("-n", "--limit", type=int, default=0, help="At most N revisions (0: all).")
+@output_options
+@pass_m
+def log(c, ref, agent_f, session_f, since, until, ops, limit, fmt):
+    """The revision log of everything, a store, or a path (newest first)."""
+    store = path = None
+    if ref:
+        store, _, path = ref.partition(":")
+        path = path or None
+    revs = c.m.log(store, path, agent=agent_f, session=session_f, ops=ops or None,
+                   since=config.parse_time(since) if since else None,
+                   until=config.parse_time(until) if until else None, limit=limit or None)
+    emit([rev_dict(r) for r in revs], fmt, ["id", "time", "store_name", "op", "path", "sha256", "agent", "session", "actor"],
+         _rev_line_d)
+
+
+def _rev_line_d(d):
+    from .store import Revision
+
+    return rev_line(Revision(**{k: d[k] for k in Revision.__dataclass_fields__}))
+
+
+@cli.command()
+@click.argument("rev", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Output the revision as JSON.")
+@pass_m
+def show(c, rev, as_json):
+    """Show one revision and what it changed."""
+    r = c.m.revision(rev)
+    if as_json:
+        click.echo(json.dumps(rev_dict(r), indent=2))
+        return
+    click.echo(rev_line(r))
+    if r.kind == "file" and r.op in ("create", "write", "delete"):
+        text = c.m._diff_text(c.m.get_store(r.store_id), r.path, r.base_rev or 0, r.id if r.op != "delete" else 0,
+                              node_id=r.node_id)
+        click.echo(text, nl=False)
+
+
+@cli.command()
+@click.argument("ref", metavar="STORE:PATH")
+@click.argument("revs", type=int, nargs=-1)
+@pass_m
+def diff(c, ref, revs):
+    """Unified diff of a file: its last change, since REV, or between two REVs.
+
+    With a directory or the store root, the whole subtree between two revisions."""
+    if len(revs) > 2:
+        raise errors.InvalidInput("give at most two revisions")
+    store, path = split_ref(ref, need_path=False)
+    a, b = (list(revs) + [None, None])[:2]
+    node = c.m.lookup(store, path) if path != "/" else None
+    if path == "/" or (node is not None and node.kind == DIR):
+        if a is None:
+            raise errors.InvalidInput("diff of a directory needs a revision to compare with")
+        text = c.m.diff_store(store, a, b)
+    else:
+        text = c.m.diff(store, path, a, b)
+    click.echo(text, nl=False)
+
+
+@cli.command()
+@click.argument("ref", metavar="STORE:PATH")
+@pass_m
+def blame(c, ref):
+    """Each line of a file with the revision, agent and time that last changed it."""
+    store, path = split_ref(ref)
+    for r, line in c.m.blame(store, path):
+        click.echo(f"{r.id:>7} {(r.agent or '-')[:16]:<16} {config.fmt_time(r.created_at)}  {line}")
+
+
+@cli.command()
+@click.argument("ref", metavar="STORE[:PATH]")
+@click.option("--to", "to", type=int, required=True, help="The revision to go back to.")
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@pass_m
+def revert(c, ref, to, dry_run):
+    """Make a store (or a path in it) look as it did at a revision, as new revisions."""
+    store, _, path = ref.partition(":")
+    out = c.m.revert(store, to, path or None, dry_run=dry_run)
+    if dry_run:
+        for act, p, e in out:
+            click.echo(f"{act:<5} {p}")
+        click.echo(f"{len(out)} paths would change")
+    else:
+        for r in out:
+            click.echo(rev_line(r))
+        click.echo(f"reverted {store}{':' + path if path else ''} to revision {to}: {len(out)} new revisions")
+
+
+@cli.command()
+@click.argument("store_name", metavar="[STORE]", required=False)
+@click.option("--since", help="Only sessions active since (7d, 2026-11-27, ...).")
+@click.option("--active", is_flag=True, default=None, help="Only sessions still open.")
+@output_options
+@pass_m
+def sessions(c, store_name, since, active, fmt):
+    """Client sessions (mounts, API clients), newest first; with STORE, those that touched it."""
+    rows = []
+    for s in c.m.sessions(store_name, since=config.parse_time(since) if since else None, active=active):
+        d = dict(s.__dict__)
+        d["started"], d["ended"] = config.fmt_time(s.started_at), config.fmt_time(s.ended_at)
+        rows.append(d)
+    emit(rows, fmt, ["session_id", "agent", "kind", "host", "pid", "started", "ended", "stores"],
+         lambda r: f"{r['session_id']:<24} {r['agent'] or '-':<16} {r['kind']:<6} {r['started']}  {r['ended']:<20} "
+                   f"{' '.join(f'{k}={v}' for k, v in r['stores'].items())}")
+
+
+@cli.command()
+@click.option("--read-data/--no-read-data", default=True, help="Re-hash every blob (default) or only check structure.")
+@click.option("--json", "as_json", is_flag=True, help="Output the report as JSON.")
+@pass_m
+def doctor(c, read_data, as_json):
+    """Check the database: SQLite integrity, every revision's blob, every hash, every head."""
+    rep = c.m.doctor(read_data=read_data)
+    if as_json:
+        click.echo(json.dumps(rep.to_dict(), indent=2))
+    else:
+        ch = rep.checked
+        click.echo(f"checked {ch['stores']} stores, {ch['nodes']} files and directories, {ch['revisions']} revisions, "
+                   f"{ch['blobs']} blobs ({ch['blobs_read']} re-hashed)")
+        for p in rep.problems:
+            click.echo(f"PROBLEM {p['type']}: {p['message']}")
+        click.echo("ok" if rep.ok else f"{len(rep.problems)} problems found")
+    if not rep.ok:
+        sys.exit(1)
+
+
+def main():
+    cli(prog_name="memfs")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1193 @@
+"""The store API: the only door to memfs's tables.
+
+Every front end (mount, CLI, HTTP, dream) reads and writes through `Memfs`. It alone checks
+names, limits, scopes and preconditions, and it alone appends revisions. Invariants:
+
+- A blob is written once, keyed by the SHA-256 of its bytes, and never changed.
+- Revisions are only appended; their ids are global and increase in commit order (writers are
+  serialised), so `changes(after=cursor)` is a complete change feed.
+- Blob, revision and node head are written in one transaction: a crash leaves either all three
+  or none.
+- A node (file, directory, symlink) keeps its id across renames; its id is its inode number.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import secrets
+import socket
+import time
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Optional
+
+from . import errors, paths
+from .backends import open_backend
+
+DEFAULT_MAX_CONTENT = 100 * 1024
+FILE, DIR, SYMLINK = "file", "dir", "symlink"
+ACTORS = ("agent", "operator", "api", "dream")
+GONE_OPS = ("delete", "rmdir")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def is_binary(data: bytes) -> bool:
+    if b"\0" in data:
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is writing: recorded on every revision."""
+
+    agent: Optional[str] = None
+    session: Optional[str] = None
+    actor: str = "operator"
+    dream_job: Optional[str] = None
+
+    def __post_init__(self):
+        if self.actor not in ACTORS:
+            raise errors.InvalidInput(f"actor must be one of {', '.join(ACTORS)}, not {self.actor!r}")
+
+
+@dataclass
+class Store:
+    id: int
+    uid: str
+    name: str
+    description: str
+    metadata: dict
+    max_content_bytes: int
+    root_node: int
+    created_at: float
+    updated_at: float
+    archived_at: Optional[float]
+
+    @property
+    def slug(self) -> str:
+        return paths.slug(self.name)
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
+
+    @classmethod
+    def _from(cls, r):
+        return cls(
+            r["id"], r["uid"], r["name"], r["description"], json.loads(r["metadata"]),
+            r["max_content_bytes"], r["root_node"], r["created_at"], r["updated_at"], r["archived_at"],
+        )
+
+
+@dataclass
+class Node:
+    id: int
+    store_id: int
+    kind: str
+    parent_id: Optional[int]
+    name: str
+    path: Optional[str]
+    sha256: Optional[str]
+    size: int
+    mode: int
+    mtime_ns: int
+    ctime_ns: int
+    head_rev: Optional[int]
+
+    @property
+    def is_dir(self):
+        return self.kind == DIR
+
+    @classmethod
+    def _from(cls, r):
+        return cls(
+            r["id"], r["store_id"], r["kind"], r["parent_id"], r["name"], r["path"], r["sha256"],
+            r["size"], r["mode"], r["mtime_ns"], r["ctime_ns"], r["head_rev"],
+        )
+
+
+@dataclass
+class Revision:
+    id: int
+    store_id: int
+    node_id: int
+    op: str
+    kind: str
+    parent_id: Optional[int]
+    name: str
+    path: str
+    old_path: Optional[str]
+    sha256: Optional[str]
+    prev_sha256: Optional[str]
+    size: int
+    mode: int
+    base_rev: Optional[int]
+    created_at: float
+    agent: Optional[str]
+    session: Optional[str]
+    actor: str
+    dream_job: Optional[str]
+    message: Optional[str]
+    redacted_at: Optional[float] = None
+    redacted_by: Optional[str] = None
+    store_name: Optional[str] = None
+
+    @classmethod
+    def _from(cls, r):
+        keys = r.keys()
+        return cls(**{f: r[f] for f in _REV_FIELDS if f in keys})
+
+    def to_dict(self) -> dict:
+        return {f: getattr(self, f) for f in _REV_FIELDS}
+
+
+_REV_FIELDS = [f for f in Revision.__dataclass_fields__]
+
+
+@dataclass
+class WriteResult:
+    node: Node
+    revision: Optional[Revision]  # None: the content was already there (a no-op)
+
+    @property
+    def changed(self) -> bool:
+        return self.revision is not None
+
+
+@dataclass
+class Entry:
+    """One entry of a tree at some revision (current or past)."""
+
+    node_id: int
+    kind: str
+    path: str
+    sha256: Optional[str]
+    size: int
+    mode: int
+    rev: int
+
+
+@dataclass
+class Session:
+    id: int
+    session_id: str
+    agent: Optional[str]
+    actor: str
+    kind: str
+    host: Optional[str]
+    pid: Optional[int]
+    stores: dict
+    mountpoint: Optional[str]
+    log_path: Optional[str]
+    started_at: float
+    ended_at: Optional[float]
+
+    @classmethod
+    def _from(cls, r):
+        d = dict(r)
+        d["stores"] = json.loads(d["stores"])
+        return cls(**d)
+
+
+@dataclass
+class Conflict:
+    id: int
+    store_id: int
+    path: str
+    node_id: Optional[int]
+    session: Optional[str]
+    agent: Optional[str]
+    created_at: float
+    base_sha256: Optional[str]
+    current_sha256: Optional[str]
+    current_rev: Optional[int]
+    sha256: Optional[str]
+    reason: str
+
+    @classmethod
+    def _from(cls, r):
+        return cls(**dict(r))
+
+
+@dataclass
+class DoctorReport:
+    checked: dict = field(default_factory=dict)
+    problems: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self):
+        return {"ok": self.ok, "num_errors": len(self.problems), "checked": self.checked,
+                "problems": self.problems}
+
+
+def _now_ns() -> int:
+    return time.time_ns()
+
+
+def default_identity() -> Identity:
+    return Identity(
+        agent=os.environ.get("MEMFS_AGENT") or os.environ.get("USER") or "operator",
+        session=os.environ.get("MEMFS_SESSION"),
+        actor="operator",
+    )
+
+
+class Memfs:
+    """A memfs database. Not shared between threads: open one per thread or process."""
+
+    def __init__(self, db: str, *, identity: Optional[Identity] = None, **backend_options):
+        self.db = open_backend(str(db), **backend_options)
+        self.identity = identity or default_identity()
+
+    def close(self):
+        self.db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ------------------------------------------------------------------ stores
+
+    def create_store(self, name: str, description: str = "", metadata: Optional[dict] = None,
+                     max_content_bytes: int = DEFAULT_MAX_CONTENT, identity: Optional[Identity] = None) -> Store:
+        name = paths.check_store_name(name)
+        description = description or ""
+        if len(description) > 1024:
+            raise errors.InvalidInput("description is longer than 1,024 characters")
+        metadata = _check_metadata(metadata or {})
+        if not isinstance(max_content_bytes, int) or max_content_bytes < 1:
+            raise errors.InvalidInput("max_content_bytes must be a positive integer")
+        ident = identity or self.identity
+        now = time.time()
+        with self.db.write() as tx:
+            if tx.one("SELECT 1 FROM stores WHERE name = ?", (name,)):
+                raise errors.AlreadyExists(f"a store named {name!r} already exists")
+            uid = "memstore_" + secrets.token_hex(12)
+            sid = tx.run(
+                "INSERT INTO stores (uid, name, description, metadata, max_content_bytes, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (uid, name, description, json.dumps(metadata), max_content_bytes, now, now),
+            )
+            ns = _now_ns()
+            root = tx.run(
+                "INSERT INTO nodes (store_id, kind, parent_id, name, path, size, mode, mtime_ns, ctime_ns, created_at)"
+                " VALUES (?, 'dir', NULL, '', '/', 0, ?, ?, ?, ?)",
+                (sid, 0o755, ns, ns, now),
+            )
+            rev = self._append(tx, sid, root, "mkdir", DIR, None, "", "/", None, None, None, 0, 0o755, None, ident, None, now)
+            tx.run("UPDATE nodes SET head_rev = ? WHERE id = ?", (rev, root))
+            tx.run("UPDATE stores SET root_node = ? WHERE id = ?", (root, sid))
+            return Store._from(tx.one("SELECT * FROM stores WHERE id = ?", (sid,)))
+
+    def list_stores(self, include_archived: bool = True) -> list[Store]:
+        with self.db.read() as tx:
+            rows = tx.all("SELECT * FROM stores ORDER BY name")
+        out = [Store._from(r) for r in rows]
+        return out if include_archived else [s for s in out if not s.archived]
+
+    def get_store(self, ref) -> Store:
+        """A store by name, uid (memstore_…) or Store object (re-read)."""
+        if isinstance(ref, Store):
+            ref = ref.id
+        with self.db.read() as tx:
+            if isinstance(ref, int):
+                r = tx.one("SELECT * FROM stores WHERE id = ?", (ref,))
+            else:
+                r = tx.one("SELECT * FROM stores WHERE uid = ? OR name = ?", (ref, ref))
+        if r is None:
+            raise errors.StoreNotFound(f"no such store: {ref!r}")
+        return Store._from(r)
+
+    def update_store(self, ref, *, name: Optional[str] = None, description: Optional[str] = None,
+                     metadata: Optional[dict] = None, max_content_bytes: Optional[int] = None) -> Store:
+        """Rename or describe a store. `metadata` has patch semantics: a None value deletes a key."""
+        store = self.get_store(ref)
+        sets, params = [], []
+        if name is not None:
+            name = paths.check_store_name(name)
+            sets.append("name = ?"), params.append(name)
+        if description is not None:
+            if len(description) > 1024:
+                raise errors.InvalidInput("description is longer than 1,024 characters")
+            sets.append("description = ?"), params.append(description)
+        if metadata is not None:
+            merged = dict(store.metadata)
+            for k, v in metadata.items():
+                if v is None:
+                    merged.pop(k, None)
+                else:
+                    merged[k] = v
+            sets.append("metadata = ?"), params.append(json.dumps(_check_metadata(merged)))
+        if max_content_bytes is not None:
+            if not isinstance(max_content_bytes, int) or max_content_bytes < 1:
+                raise errors.InvalidInput("max_content_bytes must be a positive integer")
+            sets.append("max_content_bytes = ?"), params.append(max_content_bytes)
+        if not sets:
+            return store
+        with self.db.write() as tx:
+            if name is not None and tx.one("SELECT 1 FROM stores WHERE name = ? AND id != ?", (name, store.id)):
+                raise errors.AlreadyExists(f"a store named {name!r} already exists")
+            tx.run(f"UPDATE stores SET {', '.join(sets)}, updated_at = ? WHERE id = ?",
+                   (*params, time.time(), store.id))
+        return self.get_store(store.id)
+
+    def archive_store(self, ref) -> Store:
+        """Permanent: an archived store is read-only from then on."""
+        store = self.get_store(ref)
+        if not store.archived:
+            with self.db.write() as tx:
+                now = time.time()
+                tx.run("UPDATE stores SET archived_at = ?, updated_at = ? WHERE id = ?", (now, now, store.id))
+        return self.get_store(store.id)
+
+    def delete_store(self, ref) -> Store:
+        """Delete a store with its whole history. Blobs no other store uses are removed."""
+        store = self.get_store(ref)
+        with self.db.write() as tx:
+            for table in ("revisions", "nodes", "conflicts"):
+                tx.run(f"DELETE FROM {table} WHERE store_id = ?", (store.id,))
+            tx.run("DELETE FROM stores WHERE id = ?", (store.id,))
+            self._drop_orphan_blobs(tx)
+        return store
+
+    def _drop_orphan_blobs(self, tx):
+        tx.run(
+            "DELETE FROM blobs WHERE sha256 NOT IN (SELECT sha256 FROM revisions WHERE sha256 IS NOT NULL)"
+            " AND sha256 NOT IN (SELECT sha256 FROM conflicts WHERE sha256 IS NOT NULL)"
+        )
+
+    # ------------------------------------------------------------------ reading the head
+
+    def node(self, node_id: int) -> Optional[Node]:
+        """A live node by id (its inode number), or None."""
+        with self.db.read() as tx:
+            r = tx.one("SELECT * FROM nodes WHERE id = ? AND path IS NOT NULL", (node_id,))
+        return Node._from(r) if r else None
+
+    def lookup(self, ref, path: str) -> Optional[Node]:
+        store = self._store(ref)
+        path = paths.normalize(path)
+        with self.db.read() as tx:
+            r = tx.one("SELECT * FROM nodes WHERE store_id = ? AND path = ?", (store.id, path))
+        return Node._from(r) if r else None
+
+    def child(self, parent_id: int, name: str) -> Optional[Node]:
+        with self.db.read() as tx:
+            r = tx.one("SELECT * FROM nodes WHERE parent_id = ? AND name = ? AND path IS NOT NULL",
+                       (parent_id, name))
+        return Node._from(r) if r else None
+
+    def children(self, parent_id: int) -> list[Node]:
+        with self.db.read() as tx:
+            rows = tx.all("SELECT * FROM nodes WHERE parent_id = ? AND path IS NOT NULL ORDER BY name",
+                          (parent_id,))
+        return [Node._from(r) for r in rows]
+
+    def blob(self, sha: Optional[str]) -> bytes:
+        if sha is None:
+            return b""
+        with self.db.read() as tx:
+            r = tx.one("SELECT content FROM blobs WHERE sha256 = ?", (sha,))
+        if r is None:
+            raise errors.MemfsError(f"blob {sha} is missing from the database (run `memfs doctor`)")
+        return bytes(r[0])
+
+    def stat(self, ref, path: str, rev: Optional[int] = None, at: Optional[float] = None) -> Entry:
+        store = self._store(ref)
+        path = paths.normalize(path)
+        rev = self._rev_for(store, rev, at)
+        if rev is None:
+            n = self.lookup(store, path)
+            if n is None:
+                raise errors.PathNotFound(f"{store.name}:{path}: no such file or directory")
+            return Entry(n.id, n.kind, n.path, n.sha256, n.size, n.mode, n.head_rev)
+        with self.db.read() as tx:
+            r = self._resolve_at(tx, store, path, rev)
+        if r is None:
+            raise errors.PathNotFound(f"{store.name}:{path}: no such file or directory at revision {rev}")
+        return Entry(r["node_id"], r["kind"], path, r["sha256"], r["size"], r["mode"], r["id"])
+
+    def read(self, ref, path: str, rev: Optional[int] = None, at: Optional[float] = None) -> bytes:
+        """Content of a file (or a symlink's target) now, at a revision, or at a time."""
+        e = self.stat(ref, path, rev, at)
+        if e.kind == DIR:
+            raise errors.IsADirectory(f"{path} is a directory")
+        return self.blob(e.sha256)
+
+    def listdir(self, ref, path: str = "/", rev: Optional[int] = None, at: Optional[float] = None) -> list[Entry]:
+        store = self._store(ref)
+        path = paths.normalize(path)
+        rev = self._rev_for(store, rev, at)
+        if rev is None:
+            d = self.lookup(store, path)
+            if d is None:
+                raise errors.PathNotFound(f"{store.name}:{path}: no such directory")
+            if d.kind != DIR:
+                raise errors.NotADirectory(f"{store.name}:{path} is not a directory")
+            return [Entry(n.id, n.kind, n.path, n.sha256, n.size, n.mode, n.head_rev) for n in self.children(d.id)]
+        tree = self.tree(store, rev)
+        if path not in tree:
+            raise errors.PathNotFound(f"{store.name}:{path}: no such directory at revision {rev}")
+        if tree[path].kind != DIR:
+            raise errors.NotADirectory(f"{store.name}:{path} is not a directory")
+        prefix = paths.join(path, "")
+        return [e for p, e in sorted(tree.items()) if p.startswith(prefix) and "/" not in p[len(prefix):] and p != path]
+
+    def walk(self, ref, path: str = "/") -> list[Entry]:
+        """Every live entry at or under `path`, in path order."""
+        store = self._store(ref)
+        path = paths.normalize(path)
+        like = _like_prefix(path)
+        with self.db.read() as tx:
+            rows = tx.all(
+                "SELECT * FROM nodes WHERE store_id = ? AND (path = ? OR path LIKE ? ESCAPE '\\') ORDER BY path",
+                (store.id, path, like),
+            )
+        return [Entry(r["id"], r["kind"], r["path"], r["sha256"], r["size"], r["mode"], r["head_rev"]) for r in rows]
+
+    def tree(self, ref, rev: Optional[int] = None) -> dict[str, Entry]:
+        """The whole tree of a store at a revision (default: now), path -> Entry."""
+        store = self._store(ref)
+        if rev is None:
+            return {e.path: e for e in self.walk(store, "/")}
+        with self.db.read() as tx:
+            rows = tx.all(
+                "SELECT r.* FROM revisions r JOIN (SELECT node_id, MAX(id) AS m FROM revisions"
+                " WHERE store_id = ? AND id <= ? GROUP BY node_id) x ON r.id = x.m",
+                (store.id, rev),
+            )
+        live = {r["node_id"]: r for r in rows if r["op"] not in GONE_OPS}
+        out: dict[str, Entry] = {}
+        cache: dict[int, Optional[str]] = {}
+
+        def path_of(nid):
+            if nid in cache:
+                return cache[nid]
+            r = live.get(nid)
+            if r is None:
+                p = None
+            elif r["parent_id"] is None:
+                p = "/"
+            else:
+                pp = path_of(r["parent_id"])
+                p = None if pp is None else paths.join(pp, r["name"])
+            cache[nid] = p
+            return p
+
+        for nid, r in live.items():
+            p = path_of(nid)
+            if p is not None:
+                out[p] = Entry(nid, r["kind"], p, r["sha256"], r["size"], r["mode"], r["id"])
+        return out
+
+    def head(self) -> int:
+        """The newest revision id in the database (0 when empty)."""
+        with self.db.read() as tx:
+            return tx.scalar("SELECT COALESCE(MAX(id), 0) FROM revisions")
+
+    def store_head(self, ref) -> int:
+        store = self._store(ref)
+        with self.db.read() as tx:
+            return tx.scalar("SELECT COALESCE(MAX(id), 0) FROM revisions WHERE store_id = ?", (store.id,))
+
+    def usage(self, ref) -> dict:
+        store = self._store(ref)
+        with self.db.read() as tx:
+            r = tx.one("SELECT COUNT(*) AS files, COALESCE(SUM(size), 0) AS bytes FROM nodes"
+                       " WHERE store_id = ? AND path IS NOT NULL AND kind = 'file'", (store.id,))
+            revs = tx.scalar("SELECT COUNT(*) FROM revisions WHERE store_id = ?", (store.id,))
+        return {"files": r["files"], "bytes": r["bytes"], "revisions": revs}
+
+    # ------------------------------------------------------------------ writing
+
+    def write(self, ref, path: str, content: bytes, *, if_match: Optional[str] = None,
+              if_absent: bool = False, mode: Optional[int] = None, message: Optional[str] = None,
+              parents: bool = True, identity: Optional[Identity] = None) -> WriteResult:
+        """Create or replace a file. `if_match` (a content hash) or `if_absent` make it conditional:
+        a mismatch raises PreconditionFailed carrying the stored hash. Writing the content that is
+        already there succeeds without a new revision."""
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        if not isinstance(content, (bytes, bytearray, memoryview)):
+            raise errors.InvalidInput("content must be bytes")
+        content = bytes(content)
+        if if_match is not None:
+            if_match = check_hash(if_match)
+        store = self._store(ref)
+        path = paths.normalize(path)
+        if path == "/":
+            raise errors.IsADirectory("the store root is a directory")
+        digest = sha256(content)
+        ident = identity or self.identity
+        with self.db.write() as tx:
+            store = self._writable(tx, store)
+            if len(content) > store.max_content_bytes:
+                raise errors.ContentTooLarge(
+                    f"content is {len(content)} bytes; store {store.name!r} allows at most {store.max_content_bytes}",
+                    limit=store.max_content_bytes,
+                )
+            cur = tx.one("SELECT * FROM nodes WHERE store_id = ? AND path = ?", (store.id, path))
+            if cur is not None and cur["kind"] == DIR:
+                raise errors.IsADirectory(f"{store.name}:{path} is a directory")
+            if cur is not None and cur["kind"] == FILE and cur["sha256"] == digest and (mode is None or mode == cur["mode"]):
+                return WriteResult(Node._from(cur), None)  # identical content: a no-op, even if a precondition fails
+            cur_sha = cur["sha256"] if cur is not None else None
+            if if_absent and cur is not None:
+                raise errors.PreconditionFailed(f"{store.name}:{path} already exists", current_sha256=cur_sha)
+            if if_match is not None and cur_sha != if_match:
+                raise errors.PreconditionFailed(
+                    f"{store.name}:{path} changed: expected {if_match[:12]}, stored "
+                    f"{cur_sha[:12] if cur_sha else 'nothing'}", current_sha256=cur_sha)
+            if cur is not None and cur["kind"] == SYMLINK:
+                raise errors.InvalidInput(f"{store.name}:{path} is a symbolic link")
+            now = time.time()
+            self._put_blob(tx, digest, content, now)
+            ns = _now_ns()
+            if cur is None:
+                parent = self._parent_for(tx, store, path, parents, ident, now)
+                m = 0o644 if mode is None else (mode & 0o7777)
+                nid = tx.run(
+                    "INSERT INTO nodes (store_id, kind, parent_id, name, path, sha256, size, mode, mtime_ns, ctime_ns, created_at)"
+                    " VALUES (?, 'file', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (store.id, parent, paths.split(path)[1], path, digest, len(content), m, ns, ns, now),
+                )
+                rev = self._append(tx, store.id, nid, "create", FILE, parent, paths.split(path)[1], path, None,
+                                   digest, None, len(content), m, None, ident, message, now)
+            else:
+                nid = cur["id"]
+                m = cur["mode"] if mode is None else (mode & 0o7777)
+                rev = self._append(tx, store.id, nid, "write", FILE, cur["parent_id"], cur["name"], path, None,
+                                   digest, cur_sha, len(content), m, cur["head_rev"], ident, message, now)
+            tx.run("UPDATE nodes SET sha256 = ?, size = ?, mode = ?, mtime_ns = ?, ctime_ns = ?, head_rev = ? WHERE id = ?",
+                   (digest, len(content), m, ns, ns, rev, nid))
+            return WriteResult(Node._from(tx.one("SELECT * FROM nodes WHERE id = ?", (nid,))), self._rev(tx, rev))
+
+    def mkdir(self, ref, path: str, *, mode: int = 0o755, parents: bool = False, exist_ok: bool = False,
+              message: Optional[str] = None, identity: Optional[Identity] = None) -> Node:
+        store = self._store(ref)
+        path = paths.normalize(path)
+        ident = identity or self.identity
+        with self.db.write() as tx:
+            store = self._writable(tx, store)
+            cur = tx.one("SELECT * FROM nodes WHERE store_id = ? AND path = ?", (store.id, path))
+            if cur is not None:
+                if exist_ok and cur["kind"] == DIR:
+                    return Node._from(cur)
+                raise errors.AlreadyExists(f"{store.name}:{path} already exists")
+            now = time.time()
+            parent = self._parent_for(tx, store, path, parents, ident, now)
+            nid = self._new_dir(tx, store, parent, path, mode, ident, message, now)
+            return Node._from(tx.one("SELECT * FROM nodes WHERE id = ?", (nid,)))
+
+    def symlink(self, ref, path: str, target: str, *, identity: Optional[Identity] = None,
+                message: Optional[str] = None) -> Node:
+        """A symbolic link inside a store. Targets must stay inside the store: absolute targets and
+        targets that climb above the store root are refused."""
+        store = self._store(ref)
+        path = paths.normalize(path)
+        if isinstance(target, bytes):
+            target = target.decode("utf-8", "surrogateescape")
+        if not target or target.startswith("/") or "\0" in target:
+            raise errors.NotPermitted(f"symlink target {target!r} must be a relative path inside the store")
+        depth = len(paths.components(paths.split(path)[0]))
+        for part in target.split("/"):
+            depth += -1 if part == ".." else (0 if part in ("", ".") else 1)
+            if depth < 0:
+                raise errors.NotPermitted(f"symlink target {target!r} leaves the store")
+        data = target.encode("utf-8", "surrogateescape")
+        digest = sha256(data)
+        ident = identity or self.identity
+        with self.db.write() as tx:
+            store = self._writable(tx, store)
+            if tx.one("SELECT 1 FROM nodes WHERE store_id = ? AND path = ?", (store.id, path)):
+                raise errors.AlreadyExists(f"{store.name}:{path} already exists")
+            now, ns = time.time(), _now_ns()
+            parent = self._parent_for(tx, store, path, False, ident, now)
+            self._put_blob(tx, digest, data, now)
+            name = paths.split(path)[1]
+            nid = tx.run(
+                "INSERT INTO nodes (store_id, kind, parent_id, name, path, sha256, size, mode, mtime_ns, ctime_ns, created_at)"
+                " VALUES (?, 'symlink', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (store.id, parent, name, path, digest, len(data), 0o777, ns, ns, now))
+            rev = self._append(tx, store.id, nid, "symlink", SYMLINK, parent, name, path, None, digest, None,
+                               len(data), 0o777, None, ident, message, now)
+            tx.run("UPDATE nodes SET head_rev = ? WHERE id = ?", (rev, nid))
+            return Node._from(tx.one("SELECT * FROM nodes WHERE id = ?", (nid,)))
+
+    def delete(self, ref, path: str, *, if_match: Optional[str] = None, message: Optional[str] = None,
+               identity: Optional[Identity] = None) -> Revision:
+        """Delete a file or symlink (directories: `rmdir`)."""
+        if if_match is not None:
+            if_match = check_hash(if_match)
+        store = self._store(ref)
+        path = paths.normalize(path)
+        ident = identity or self.identity
+        with self.db.write() as tx:
+            store = self._writable(tx, store)
+            cur = tx.one("SELECT * FROM nodes WHERE store_id = ? AND path = ?", (store.id, path))
+            if cur is None:
+                raise errors.PathNotFound(f"{store.name}:{path}: no such file")
+            if cur["kind"] == DIR:
+                raise errors.IsADirectory(f"{store.name}:{path} is a directory (use rmdir)")
+            if if_match is not None and cur["sha256"] != if_match:
+                raise errors.PreconditionFailed(f"{store.name}:{path} changed since {if_match[:12]}",
+                                                current_sha256=cur["sha256"])
+            return self._rev(tx, self._remove(tx, store, cur, "delete", ident, message))
+
+    def rmdir(self, ref, path: str, *, message: Optional[str] = None, identity: Optional[Identity] = None) -> Revision:
+        store = self._store(ref)
+        path = paths.normalize(path)
+        if path == "/":
+            raise errors.NotPermitted("the store root cannot be removed")
+        ident = identity or self.identity
+        with self.db.write() as tx:
+            store = self._writable(tx, store)
+            cur = tx.one("SELECT * FROM nodes WHERE store_id = ? AND path = ?", (store.id, path))
+            if cur is None:
+                raise errors.PathNotFound(f"{store.name}:{path}: no such directory")
+            if cur["kind"] != DIR:
+                raise errors.NotADirectory(f"{store.name}:{path} is not a directory")
+            if tx.one("SELECT 1 FROM nodes WHERE parent_id = ? AND path IS NOT NULL LIMIT 1", (cur["id"],)):
+                raise errors.DirectoryNotEmpty(f"{store.name}:{path} is not empty")
+            return self._rev(tx, self._remove(tx, store, cur, "rmdir", ident, message))
+
+    def remove_tree(self, ref, path: str, *, identity: Optional[Identity] = None, message: Optional[str] = None) -> list[Revision]:
+        """`rm -r`: every file and directory under path, deepest first, in one transaction."""
+        store = self._store(ref)
+        path = paths.normalize(path)
+        if path == "/":
+            raise errors.NotPermitted("the store root cannot be removed")
+        ident = identity or self.identity
+        with self.db.write() as tx:
+            store = self._writable(tx, store)
+            rows = tx.all("SELECT * FROM nodes WHERE store_id = ? AND (path = ? OR path LIKE ? ESCAPE '\\')",
+                          (store.id, path, _like_prefix(path)))
+            if not rows:
+                raise errors.PathNotFound(f"{store.name}:{path}: no such file or directory")
+            rows.sort(key=lambda r: r["path"].count("/"), reverse=True)
+            revs = [self._remove(tx, store, r, "rmdir" if r["kind"] == DIR else "delete", ident, message) for r in rows]
+            return [self._rev(tx, r) for r in revs]
+
+    def rename(self, ref, src: str, dst: str, *, noreplace: bool = False, if_match: Optional[str] = None,
+               message: Optional[str] = None, identity: Optional[Identity] = None) -> Revision:
+        """Move a file, symlink or whole directory. The node keeps its id. An existing target is
+        replaced as POSIX rename does (recorded as its deletion), unless `noreplace`. `if_match`
+        guards the source's content."""
+        if if_match is not None:
+            if_match = check_hash(if_match)
+        store = self._store(ref)
+        src, dst = paths.normalize(src), paths.normalize(dst)
+        if "/" in (src, dst):
+            raise errors.NotPermitted("the store root cannot be renamed")
+        if dst.startswith(src + "/"):
+            raise errors.InvalidInput(f"cannot move {src} into itself")
+        ident = identity or self.identity
+        with self.db.write() as tx:
+            store = self._writable(tx, store)
+            s = tx.one("SELECT * FROM nodes WHERE store_id = ? AND path = ?", (store.id, src))
+            if s is None:
+                raise errors.PathNotFound(f"{store.name}:{src}: no such file or directory")
+            if if_match is not None and s["sha256"] != if_match:
+                raise errors.PreconditionFailed(f"{store.name}:{src} changed since {if_match[:12]}",
+                                                current_sha256=s["sha256"])
+            if src == dst:
+                return self._rev(tx, s["head_rev"])
+            now = time.time()
+            parent = self._parent_for(tx, store, dst, False, ident, now)
+            d = tx.one("SELECT * FROM nodes WHERE store_id = ? AND path = ?", (store.id, dst))
+            if d is not None:
+                if noreplace:
+                    raise errors.AlreadyExists(f"{store.name}:{dst} already exists")
+                if d["kind"] == DIR:
+                    if s["kind"] != DIR:
+                        raise errors.IsADirectory(f"{store.name}:{dst} is a directory")
+                    if tx.one("SELECT 1 FROM nodes WHERE parent_id = ? AND path IS NOT NULL LIMIT 1", (d["id"],)):
+                        raise errors.DirectoryNotEmpty(f"{store.name}:{dst} is not empty")
+                elif s["kind"] == DIR:
+                    raise errors.NotADirectory(f"{store.name}:{dst} is not a directory")
+                self._remove(tx, store, d, "rmdir" if d["kind"] == DIR else "delete", ident,
+                             f"replaced by rename from {src}", now)
+            name = paths.split(dst)[1]
+            rev = self._append(tx, store.id, s["id"], "rename", s["kind"], parent, name, dst, src, s["sha256"],
+                               s["sha256"], s["size"], s["mode"], s["head_rev"], ident, message, now)
+            tx.run("UPDATE nodes SET parent_id = ?, name = ?, path = ?, head_rev = ?, ctime_ns = ? WHERE id = ?",
+                   (parent, name, dst, rev, _now_ns(), s["id"]))
+            if s["kind"] == DIR:
+                # descendants keep their ids and their own history; only their current path moves
+                tx.run("UPDATE nodes SET path = ? || substr(path, ?) WHERE store_id = ? AND path LIKE ? ESCAPE '\\'",
+                       (dst, len(src) + 1, store.id, _like_prefix(src)))
+            return self._rev(tx, rev)
+
+    def chmod(self, ref, path: str, mode: int, *, identity: Optional[Identity] = None) -> Optional[Revision]:
+        store = self._store(ref)
+        path = paths.normalize(path)
+        mode &= 0o7777
+        ident = identity or self.identity
+        with self.db.write() as tx:
+            store = self._writable(tx, store)
+            cur = tx.one("SELECT * FROM nodes WHERE store_id = ? AND path = ?", (store.id, path))
+            if cur is None:
+                raise errors.PathNotFound(f"{store.name}:{path}: no such file or directory")
+            if cur["mode"] == mode:
+                return None
+            now = time.time()
+            rev = self._append(tx, store.id, cur["id"], "chmod", cur["kind"], cur["parent_id"], cur["name"], path,
+                               None, cur["sha256"], cur["sha256"], cur["size"], mode, cur["head_rev"], ident, None, now)
+            tx.run("UPDATE nodes SET mode = ?, head_rev = ?, ctime_ns = ? WHERE id = ?", (mode, rev, _now_ns(), cur["id"]))
+            return self._rev(tx, rev)
+
+    def set_mtime(self, node_id: int, mtime_ns: int) -> None:
+        """Timestamps are metadata, not content: set without a revision (touch, tar, rsync)."""
+        with self.db.write() as tx:
+            n = tx.one("SELECT store_id FROM nodes WHERE id = ? AND path IS NOT NULL", (node_id,))
+            if n is None:
+                raise errors.PathNotFound(f"no such node {node_id}")
+            self._writable(tx, self._store(n["store_id"]))
+            tx.run("UPDATE nodes SET mtime_ns = ?, ctime_ns = ? WHERE id = ?", (mtime_ns, _now_ns(), node_id))
+
+    def revert(self, ref, to: int, path: Optional[str] = None, *, identity: Optional[Identity] = None,
+               dry_run: bool = False) -> list[Revision]:
+        """Make a path (or the whole store, or a directory) look as it did at revision `to`, by
+        appending new revisions. History is never rewritten."""
+        store = self._store(ref)
+        self.revision(to)
+        prefix = paths.normalize(path) if path else "/"
+        ident = identity or self.identity
+        msg = f"revert to revision {to}"
+
+        def within(p):
+            return prefix == "/" or p == prefix or p.startswith(prefix + "/")
+
+        old = {p: e for p, e in self.tree(store, to).items() if within(p)}
+        now_tree = {p: e for p, e in self.tree(store).items() if within(p)}
+        plan = []
+        for p in sorted(now_tree, key=lambda p: p.count("/"), reverse=True):
+            if p not in old or old[p].kind != now_tree[p].kind:
+                if p != "/":
+                    plan.append(("rm", p, now_tree[p]))
+        for p in sorted(old, key=lambda p: p.count("/")):
+            e, cur = old[p], now_tree.get(p)
+            if cur is not None and cur.kind == e.kind and (cur.sha256 == e.sha256 or e.kind == DIR):
+                if cur.mode != e.mode:
+                    plan.append(("chmod", p, e))
+                continue
+            plan.append(("put", p, e))
+        if dry_run:
+            return plan
+        out = []
+        for act, p, e in plan:
+            if act == "rm":
+                out.append(self.rmdir(store, p, message=msg, identity=ident) if e.kind == DIR
+                           else self.delete(store, p, message=msg, identity=ident))
+            elif act == "chmod":
+                r = self.chmod(store, p, e.mode, identity=ident)
+                if r:
+                    out.append(r)
+            elif e.kind == DIR:
+                n = self.mkdir(store, p, mode=e.mode, exist_ok=True, identity=ident, message=msg)
+                out.append(self.revision(n.head_rev))
+            elif e.kind == SYMLINK:
+                n = self.symlink(store, p, self.blob(e.sha256).decode("utf-8", "surrogateescape"), identity=ident, message=msg)
+                out.append(self.revision(n.head_rev))
+            else:
+                r = self.write(store, p, self.blob(e.sha256), mode=e.mode, message=msg, identity=ident)
+                if r.revision:
+                    out.append(r.revision)
+        return out
+
+    # ------------------------------------------------------------------ history
+
+    def revision(self, rev_id: int) -> Revision:
+        with self.db.read() as tx:
+            r = self._rev(tx, rev_id)
+        if r is None:
+            raise errors.RevisionNotFound(f"no such revision: {rev_id}")
+        return r
+
+    def log(self, ref=None, path: Optional[str] = None, *, agent: Optional[str] = None,
+            session: Optional[str] = None, since: Optional[float] = None, until: Optional[float] = None,
+            after: Optional[int] = None, ops: Optional[Iterable[str]] = None, limit: Optional[int] = None,
+            newest_first: bool = True) -> list[Revision]:
+        """Revisions, filtered. A path matches itself and everything under it (paths as written)."""
+        where, params = [], []
+        if ref is not None:
+            store = self._store(ref)
+            where.append("r.store_id = ?"), params.append(store.id)
+            if path is not None:
+                p = paths.normalize(path)
+                if p != "/":
+                    where.append("(r.path = ? OR r.path LIKE ? ESCAPE '\\' OR r.old_path = ?)")
+                    params += [p, _like_prefix(p), p]
+        for col, val in (("agent", agent), ("session", session)):
+            if val is not None:
+                where.append(f"r.{col} = ?"), params.append(val)
+        if since is not None:
+            where.append("r.created_at >= ?"), params.append(since)
+        if until is not None:
+            where.append("r.created_at <= ?"), params.append(until)
+        if after is not None:
+            where.append("r.id > ?"), params.append(after)
+        if ops:
+            ops = list(ops)
+            where.append(f"r.op IN ({', '.join('?' * len(ops))})"), params.extend(ops)
+        sql = "SELECT r.*, s.name AS store_name FROM revisions r JOIN stores s ON s.id = r.store_id"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY r.id " + ("DESC" if newest_first else "ASC")
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        with self.db.read() as tx:
+            return [Revision._from(r) for r in tx.all(sql, params)]
+
+    def changes(self, after: int = 0, limit: int = 1000) -> list[Revision]:
+        """The change feed: every revision after a cursor, oldest first."""
+        return self.log(after=after, limit=limit, newest_first=False)
+
+    def history(self, ref, path: str) -> list[Revision]:
+        """Every revision of the file now (or last) at `path`, following it across renames; newest first."""
+        store = self._store(ref)
+        path = paths.normalize(path)
+        with self.db.read() as tx:
+            nid = tx.scalar("SELECT id FROM nodes WHERE store_id = ? AND path = ?", (store.id, path))
+            if nid is None:
+                nid = tx.scalar("SELECT node_id FROM revisions WHERE store_id = ? AND path = ? ORDER BY id DESC LIMIT 1",
+                                (store.id, path))
+            if nid is None:
+                raise errors.PathNotFound(f"{store.name}:{path}: no history")
+            rows = tx.all("SELECT r.*, s.name AS store_name FROM revisions r JOIN stores s ON s.id = r.store_id"
+                          " WHERE node_id = ? ORDER BY r.id DESC", (nid,))
+        return [Revision._from(r) for r in rows]
+
+    def diff(self, ref, path: str, a: Optional[int] = None, b: Optional[int] = None, context: int = 3) -> str:
+        """Unified diff of the file at `path` between two revisions, following it across renames.
+        Defaults: `a` = its previous content revision, `b` = now. A side where it did not exist is
+        empty."""
+        store = self._store(ref)
+        path = paths.normalize(path)
+        hist = self.history(store, path)
+        node_id = hist[0].node_id
+        if a is None and b is None:
+            content = [r for r in hist if r.op in ("create", "write", "delete", "symlink")]
+            a = content[1].id if len(content) > 1 else 0
+        return self._diff_text(store, path, a, b, context, node_id=node_id)
+
+    def _content_at(self, store, path, rev, node_id=None):
+        """Bytes of a file at a revision (None where it did not exist). By node when known, so that
+        a renamed file still diffs against its own past."""
+        if rev == 0:
+            return None
+        if node_id is not None:
+            with self.db.read() as tx:
+                q = "SELECT * FROM revisions WHERE node_id = ?" + (" AND id <= ?" if rev else "") + " ORDER BY id DESC LIMIT 1"
+                r = tx.one(q, (node_id, rev) if rev else (node_id,))
+            if r is None or r["op"] in GONE_OPS or r["kind"] == DIR:
+                return None
+            return self.blob(r["sha256"])
+        try:
+            e = self.stat(store, path, rev=rev)
+        except errors.NotFound:
+            return None
+        return None if e.kind == DIR else self.blob(e.sha256)
+
+    def _diff_text(self, store, path, a, b, context=3, node_id=None) -> str:
+        da = self._content_at(store, path, a, node_id)
+        db = self._content_at(store, path, b, node_id)
+        if (da is not None and is_binary(da)) or (db is not None and is_binary(db)):
+            return "" if da == db else f"Binary content of {path} differs\n"
+        la = (da or b"").decode().splitlines(keepends=True)
+        lb = (db or b"").decode().splitlines(keepends=True)
+        name_a = f"a{path}@{a}" if da is not None else "/dev/null"
+        name_b = f"b{path}@{b if b is not None else 'now'}" if db is not None else "/dev/null"
+        out = []
+        for line in difflib.unified_diff(la, lb, name_a, name_b, n=context):
+            out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+        return "".join(out)
+
+    def diff_store(self, ref, a: int, b: Optional[int] = None, context: int = 3) -> str:
+        """Unified diff of a whole store between two revisions (b defaults to now)."""
+        store = self._store(ref)
+        ta, tb = self.tree(store, a), self.tree(store, b)
+        out = []
+        for p in sorted(set(ta) | set(tb)):
+            ea, eb = ta.get(p), tb.get(p)
+            if (ea and ea.kind == DIR) or (eb and eb.kind == DIR):
+                continue
+            if ea and eb and ea.sha256 == eb.sha256:
+                continue
+            out.append(self._diff_text(store, p, a if ea else 0, b if eb else 0, context,
+                                        node_id=None))
+        return "".join(out)
+
+    def blame(self, ref, path: str) -> list[tuple[Revision, str]]:
+        """Each current line with the revision that last introduced it."""
+        store = self._store(ref)
+        hist = [r for r in reversed(self.history(store, path)) if r.op in ("create", "write") and r.sha256]
+        lines: list[tuple[Revision, str]] = []
+        for r in hist:
+            new = self.blob(r.sha256).decode("utf-8", "replace").splitlines()
+            old = [t for _, t in lines]
+            sm = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+            merged: list[tuple[Revision, str]] = []
+            for tag, i1, i2, j1, j2 in sm.get_opcodes():
+                if tag == "equal":
+                    merged.extend(lines[i1:i2])
+                else:
+                    merged.extend((r, t) for t in new[j1:j2])
+            lines = merged
+        return lines
+
+    # ------------------------------------------------------------------ sessions
+
+    def open_session(self, session_id: Optional[str] = None, *, agent: Optional[str] = None, actor: str = "agent",
+                     kind: str = "mount", stores: Optional[dict] = None, mountpoint: Optional[str] = None,
+                     log_path: Optional[str] = None, pid: Optional[int] = None) -> Session:
+        session_id = session_id or ("ses_" + secrets.token_hex(8))
+        with self.db.write() as tx:
+            sid = tx.run(
+                "INSERT INTO sessions (session_id, agent, actor, kind, host, pid, stores, mountpoint, log_path, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (session_id, agent, actor, kind, socket.gethostname(), pid or os.getpid(),
+                 json.dumps(stores or {}), mountpoint, log_path, time.time()))
+            return Session._from(tx.one("SELECT * FROM sessions WHERE id = ?", (sid,)))
+
+    def close_session(self, row_id: int) -> None:
+        with self.db.write() as tx:
+            tx.run("UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL", (time.time(), row_id))
+
+    def sessions(self, ref=None, *, since: Optional[float] = None, active: Optional[bool] = None) -> list[Session]:
+        """Sessions, newest first. With a store: those that held it or wrote to it (since a time)."""
+        with self.db.read() as tx:
+            rows = tx.all("SELECT * FROM sessions ORDER BY id DESC")
+            writers = set()
+            if ref is not None:
+                store = self._store(ref)
+                q = "SELECT DISTINCT session FROM revisions WHERE store_id = ? AND session IS NOT NULL"
+                params = [store.id]
+                if since is not None:
+                    q += " AND created_at >= ?"
+                    params.append(since)
+                writers = {r[0] for r in tx.all(q, params)}
+        out = []
+        for r in rows:
+            s = Session._from(r)
+            if active is True and s.ended_at is not None or active is False and s.ended_at is None:
+                continue
+            if ref is not None:
+                held = store.name in s.stores or store.uid in s.stores
+                if not (s.session_id in writers or held):
+                    continue
+                if since is not None and s.session_id not in writers and (s.ended_at or time.time()) < since:
+                    continue
+            elif since is not None and (s.ended_at or time.time()) < since:
+                continue
+            out.append(s)
+        return out
+
+    # ------------------------------------------------------------------ conflicts
+
+    def record_conflict(self, ref, path: str, content: Optional[bytes], *, base_sha256: Optional[str],
+                        reason: str, identity: Optional[Identity] = None) -> Conflict:
+        """Keep a refused write where it can be read back (`.memfs/conflicts/` on the mount)."""
+        store = self._store(ref)
+        path = paths.normalize(path)
+        ident = identity or self.identity
+        with self.db.write() as tx:
+            cur = tx.one("SELECT * FROM nodes WHERE store_id = ? AND path = ?", (store.id, path))
+            now = time.time()
+            digest = None
+            if content is not None:
+                content = bytes(content)
+                digest = sha256(content)
+                self._put_blob(tx, digest, content, now)
+            cid = tx.run(
+                "INSERT INTO conflicts (store_id, path, node_id, session, agent, created_at, base_sha256,"
+                " current_sha256, current_rev, sha256, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (store.id, path, cur["id"] if cur else None, ident.session, ident.agent, now, base_sha256,
+                 cur["sha256"] if cur else None, cur["head_rev"] if cur else None, digest, reason))
+            return Conflict._from(tx.one("SELECT * FROM conflicts WHERE id = ?", (cid,)))
+
+    def conflicts(self, ref, *, session: Optional[str] = None) -> list[Conflict]:
+        store = self._store(ref)
+        q, params = "SELECT * FROM conflicts WHERE store_id = ?", [store.id]
+        if session:
+            q += " AND session = ?"
+            params.append(session)
+        with self.db.read() as tx:
+            return [Conflict._from(r) for r in tx.all(q + " ORDER BY id", params)]
+
+    # ------------------------------------------------------------------ integrity
+
+    def doctor(self, read_data: bool = True) -> DoctorReport:
+        """Structural checks always; `read_data` re-hashes every blob."""
+        rep = DoctorReport()
+        p = rep.problems
+        p += [{"type": "integrity_check", "message": m} for m in self.db.check()]
+        with self.db.read() as tx:
+            for r in tx.all("SELECT r.id, r.sha256 FROM revisions r LEFT JOIN blobs b ON b.sha256 = r.sha256"
+                            " WHERE r.sha256 IS NOT NULL AND b.sha256 IS NULL"):
+                p.append({"type": "missing_blob", "revision": r["id"], "sha256": r["sha256"],
+                          "message": f"revision {r['id']} refers to blob {r['sha256']} which is missing"})
+            for r in tx.all("SELECT n.id, n.path, n.head_rev FROM nodes n LEFT JOIN revisions r ON r.id = n.head_rev"
+                            " WHERE n.path IS NOT NULL AND (r.id IS NULL OR r.node_id != n.id)"):
+                p.append({"type": "bad_head", "node": r["id"], "path": r["path"],
+                          "message": f"node {r['id']} ({r['path']}) points at revision {r['head_rev']}, which is not its own"})
+            for r in tx.all("SELECT n.id, n.path, n.sha256, r.sha256 AS rsha FROM nodes n JOIN revisions r ON r.id = n.head_rev"
+                            " WHERE n.path IS NOT NULL AND COALESCE(n.sha256, '') != COALESCE(r.sha256, '')"
+                            " AND r.redacted_at IS NULL"):
+                p.append({"type": "head_mismatch", "node": r["id"], "path": r["path"],
+                          "message": f"{r['path']}: node hash {r['sha256']} differs from its head revision's {r['rsha']}"})
+            for r in tx.all("SELECT n.id, n.path FROM nodes n LEFT JOIN nodes p ON p.id = n.parent_id"
+                            " WHERE n.path IS NOT NULL AND n.parent_id IS NOT NULL AND (p.path IS NULL OR p.kind != 'dir')"):
+                p.append({"type": "orphan_node", "node": r["id"], "path": r["path"],
+                          "message": f"{r['path']} has no live parent directory"})
+            for r in tx.all("SELECT id, name FROM stores s WHERE root_node IS NULL OR NOT EXISTS"
+                            " (SELECT 1 FROM nodes n WHERE n.id = s.root_node AND n.path = '/')"):
+                p.append({"type": "bad_root", "store": r["name"], "message": f"store {r['name']} has no root directory"})
+            nblobs = tx.scalar("SELECT COUNT(*) FROM blobs")
+            rep.checked = {"revisions": tx.scalar("SELECT COUNT(*) FROM revisions"),
+                           "nodes": tx.scalar("SELECT COUNT(*) FROM nodes WHERE path IS NOT NULL"),
+                           "blobs": nblobs, "stores": tx.scalar("SELECT COUNT(*) FROM stores"),
+                           "blobs_read": 0}
+            if read_data:
+                for r in tx.all("SELECT sha256, size, content FROM blobs"):
+                    data = bytes(r["content"])
+                    rep.checked["blobs_read"] += 1
+                    if sha256(data) != r["sha256"] or len(data) != r["size"]:
+                        p.append({"type": "corrupt_blob", "sha256": r["sha256"],
+                                  "message": f"blob {r['sha256']} does not match its hash (content damaged)"})
+        return rep
+
+    # ------------------------------------------------------------------ internals
+
+    def _store(self, ref) -> Store:
+        return ref if isinstance(ref, Store) else self.get_store(ref)
+
+    def _writable(self, tx, store: Store) -> Store:
+        r = tx.one("SELECT * FROM stores WHERE id = ?", (store.id,))
+        if r is None:
+            raise errors.StoreNotFound(f"no such store: {store.name!r}")
+        if r["archived_at"] is not None:
+            raise errors.ReadOnly(f"store {r['name']!r} is archived and read-only")
+        return Store._from(r)
+
+    def _rev_for(self, store, rev, at) -> Optional[int]:
+        if rev is not None and at is not None:
+            raise errors.InvalidInput("give a revision or a time, not both")
+        if at is not None:
+            with self.db.read() as tx:
+                rev = tx.scalar("SELECT MAX(id) FROM revisions WHERE store_id = ? AND created_at <= ?", (store.id, at))
+            if rev is None:
+                raise errors.RevisionNotFound(f"store {store.name!r} did not exist at that time")
+        return rev
+
+    def _resolve_at(self, tx, store, path, rev):
+        """The revision row describing `path` as of revision `rev`, walking the tree as it was."""
+        def state(nid):
+            return tx.one("SELECT * FROM revisions WHERE node_id = ? AND id <= ? ORDER BY id DESC LIMIT 1", (nid, rev))
+
+        cur = state(store.root_node)
+        if cur is None:
+            return None
+        for comp in paths.components(path):
+            found = None
+            for (nid,) in tx.all("SELECT DISTINCT node_id FROM revisions WHERE parent_id = ? AND name = ? AND id <= ?",
+                                 (cur["node_id"], comp, rev)):
+                s = state(nid)
+                if s and s["parent_id"] == cur["node_id"] and s["name"] == comp and s["op"] not in GONE_OPS:
+                    found = s
+                    break
+            if found is None:
+                return None
+            cur = found
+        return cur
+
+    def _parent_for(self, tx, store, path, parents, ident, now) -> int:
+        ppath = paths.split(path)[0]
+        p = tx.one("SELECT id, kind FROM nodes WHERE store_id = ? AND path = ?", (store.id, ppath))
+        if p is not None:
+            if p["kind"] != DIR:
+                raise errors.NotADirectory(f"{store.name}:{ppath} is not a directory")
+            return p["id"]
+        if not parents:
+            raise errors.PathNotFound(f"{store.name}:{ppath}: no such directory")
+        gp = self._parent_for(tx, store, ppath, True, ident, now)
+        return self._new_dir(tx, store, gp, ppath, 0o755, ident, None, now)
+
+    def _new_dir(self, tx, store, parent, path, mode, ident, message, now) -> int:
+        ns = _now_ns()
+        name = paths.split(path)[1]
+        nid = tx.run(
+            "INSERT INTO nodes (store_id, kind, parent_id, name, path, size, mode, mtime_ns, ctime_ns, created_at)"
+            " VALUES (?, 'dir', ?, ?, ?, 0, ?, ?, ?, ?)",
+            (store.id, parent, name, path, mode & 0o7777, ns, ns, now))
+        rev = self._append(tx, store.id, nid, "mkdir", DIR, parent, name, path, None, None, None, 0, mode & 0o7777,
+                           None, ident, message, now)
+        tx.run("UPDATE nodes SET head_rev = ? WHERE id = ?", (rev, nid))
+        return nid
+
+    def _remove(self, tx, store, cur, op, ident, message, now=None) -> int:
+        now = now or time.time()
+        rev = self._append(tx, store.id, cur["id"], op, cur["kind"], cur["parent_id"], cur["name"], cur["path"], None,
+                           None, cur["sha256"], 0, cur["mode"], cur["head_rev"], ident, message, now)
+        tx.run("UPDATE nodes SET path = NULL, deleted_at = ?, head_rev = ? WHERE id = ?", (now, rev, cur["id"]))
+        return rev
+
+    @staticmethod
+    def _put_blob(tx, digest, content, now):
+        tx.run("INSERT OR IGNORE INTO blobs (sha256, size, is_binary, content, created_at) VALUES (?, ?, ?, ?, ?)",
+               (digest, len(content), int(is_binary(content)), content, now))
+
+    @staticmethod
+    def _append(tx, store_id, node_id, op, kind, parent_id, name, path, old_path, sha, prev_sha, size, mode,
+                base_rev, ident: Identity, message, now) -> int:
+        return tx.run(
+            "INSERT INTO revisions (store_id, node_id, op, kind, parent_id, name, path, old_path, sha256, prev_sha256,"
+            " size, mode, base_rev, created_at, agent, session, actor, dream_job, message)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (store_id, node_id, op, kind, parent_id, name, path, old_path, sha, prev_sha, size, mode, base_rev, now,
+             ident.agent, ident.session, ident.actor, ident.dream_job, message))
+
+    @staticmethod
+    def _rev(tx, rev_id) -> Optional[Revision]:
+        r = tx.one("SELECT r.*, s.name AS store_name FROM revisions r JOIN stores s ON s.id = r.store_id WHERE r.id = ?",
+                   (rev_id,))
+        return Revision._from(r) if r else None
+
+
+def check_hash(h) -> str:
+    if not isinstance(h, str) or len(h) != 64 or any(c not in "0123456789abcdef" for c in h.lower()):
+        raise errors.InvalidInput(f"not a SHA-256 hex digest: {h!r}")
+    return h.lower()
+
+
+def _like_prefix(path: str) -> str:
+    esc = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return ("" if esc == "/" else esc) + "/%"
+
+
+def _check_metadata(md: dict) -> dict:
+    if not isinstance(md, dict):
+        raise errors.InvalidInput("metadata must be an object")
+    if len(md) > 16:
+        raise errors.InvalidInput("metadata has more than 16 keys")
+    for k, v in md.items():
+        if not isinstance(k, str) or not 1 <= len(k) <= 64:
+            raise errors.InvalidInput(f"metadata key {k!r} must be 1-64 characters")
+        if not isinstance(v, str) or len(v) > 512:
+            raise errors.InvalidInput(f"metadata value for {k!r} must be a string of at most 512 characters")
+    return md
