@@ -20,6 +20,7 @@ import os
 import secrets
 import socket
 import time
+import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Optional
 
@@ -285,9 +286,9 @@ class Memfs:
             )
             ns = _now_ns()
             root = tx.run(
-                "INSERT INTO nodes (store_id, kind, parent_id, name, path, size, mode, mtime_ns, ctime_ns, created_at)"
-                " VALUES (?, 'dir', NULL, '', '/', 0, ?, ?, ?, ?)",
-                (sid, 0o755, ns, ns, now),
+                "INSERT INTO nodes (id, store_id, kind, parent_id, name, path, size, mode, mtime_ns, ctime_ns, created_at)"
+                " VALUES (?, ?, 'dir', NULL, '', '/', 0, ?, ?, ?, ?)",
+                (self._alloc_node(tx), sid, 0o755, ns, ns, now),
             )
             rev = self._append(tx, sid, root, "mkdir", DIR, None, "", "/", None, None, None, 0, 0o755, None, ident, None, now)
             tx.run("UPDATE nodes SET head_rev = ? WHERE id = ?", (rev, root))
@@ -308,7 +309,9 @@ class Memfs:
             if isinstance(ref, int):
                 r = tx.one("SELECT * FROM stores WHERE id = ?", (ref,))
             else:
-                r = tx.one("SELECT * FROM stores WHERE uid = ? OR name = ?", (ref, ref))
+                # names are stored NFC and trimmed (check_store_name): look them up the same way
+                name = unicodedata.normalize("NFC", ref).strip() if isinstance(ref, str) else ref
+                r = tx.one("SELECT * FROM stores WHERE uid = ? OR name = ?", (ref, name))
         if r is None:
             raise errors.StoreNotFound(f"no such store: {ref!r}")
         return Store._from(r)
@@ -517,10 +520,11 @@ class Memfs:
 
     def write(self, ref, path: str, content: bytes, *, if_match: Optional[str] = None,
               if_absent: bool = False, mode: Optional[int] = None, message: Optional[str] = None,
-              parents: bool = True, identity: Optional[Identity] = None) -> WriteResult:
+              parents: bool = True, identity: Optional[Identity] = None, node_id: Optional[int] = None) -> WriteResult:
         """Create or replace a file. `if_match` (a content hash) or `if_absent` make it conditional:
         a mismatch raises PreconditionFailed carrying the stored hash. Writing the content that is
-        already there succeeds without a new revision."""
+        already there succeeds without a new revision. `node_id` (from `reserve_node_ids`) is the id
+        a newly created file gets; a mount hands it to the kernel as the inode before the commit."""
         if isinstance(content, str):
             content = content.encode("utf-8")
         if not isinstance(content, (bytes, bytearray, memoryview)):
@@ -562,9 +566,9 @@ class Memfs:
                 parent = self._parent_for(tx, store, path, parents, ident, now)
                 m = 0o644 if mode is None else (mode & 0o7777)
                 nid = tx.run(
-                    "INSERT INTO nodes (store_id, kind, parent_id, name, path, sha256, size, mode, mtime_ns, ctime_ns, created_at)"
-                    " VALUES (?, 'file', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (store.id, parent, paths.split(path)[1], path, digest, len(content), m, ns, ns, now),
+                    "INSERT INTO nodes (id, store_id, kind, parent_id, name, path, sha256, size, mode, mtime_ns, ctime_ns, created_at)"
+                    " VALUES (?, ?, 'file', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (self._claim_node(tx, node_id), store.id, parent, paths.split(path)[1], path, digest, len(content), m, ns, ns, now),
                 )
                 rev = self._append(tx, store.id, nid, "create", FILE, parent, paths.split(path)[1], path, None,
                                    digest, None, len(content), m, None, ident, message, now)
@@ -578,7 +582,7 @@ class Memfs:
             return WriteResult(Node._from(tx.one("SELECT * FROM nodes WHERE id = ?", (nid,))), self._rev(tx, rev))
 
     def mkdir(self, ref, path: str, *, mode: int = 0o755, parents: bool = False, exist_ok: bool = False,
-              message: Optional[str] = None, identity: Optional[Identity] = None) -> Node:
+              message: Optional[str] = None, identity: Optional[Identity] = None, node_id: Optional[int] = None) -> Node:
         store = self._store(ref)
         path = paths.normalize(path)
         ident = identity or self.identity
@@ -591,11 +595,11 @@ class Memfs:
                 raise errors.AlreadyExists(f"{store.name}:{path} already exists")
             now = time.time()
             parent = self._parent_for(tx, store, path, parents, ident, now)
-            nid = self._new_dir(tx, store, parent, path, mode, ident, message, now)
+            nid = self._new_dir(tx, store, parent, path, mode, ident, message, now, node_id)
             return Node._from(tx.one("SELECT * FROM nodes WHERE id = ?", (nid,)))
 
     def symlink(self, ref, path: str, target: str, *, identity: Optional[Identity] = None,
-                message: Optional[str] = None) -> Node:
+                message: Optional[str] = None, node_id: Optional[int] = None) -> Node:
         """A symbolic link inside a store. Targets must stay inside the store: absolute targets and
         targets that climb above the store root are refused."""
         store = self._store(ref)
@@ -621,9 +625,9 @@ class Memfs:
             self._put_blob(tx, digest, data, now)
             name = paths.split(path)[1]
             nid = tx.run(
-                "INSERT INTO nodes (store_id, kind, parent_id, name, path, sha256, size, mode, mtime_ns, ctime_ns, created_at)"
-                " VALUES (?, 'symlink', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (store.id, parent, name, path, digest, len(data), 0o777, ns, ns, now))
+                "INSERT INTO nodes (id, store_id, kind, parent_id, name, path, sha256, size, mode, mtime_ns, ctime_ns, created_at)"
+                " VALUES (?, ?, 'symlink', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (self._claim_node(tx, node_id), store.id, parent, name, path, digest, len(data), 0o777, ns, ns, now))
             rev = self._append(tx, store.id, nid, "symlink", SYMLINK, parent, name, path, None, digest, None,
                                len(data), 0o777, None, ident, message, now)
             tx.run("UPDATE nodes SET head_rev = ? WHERE id = ?", (rev, nid))
@@ -1128,13 +1132,13 @@ class Memfs:
         gp = self._parent_for(tx, store, ppath, True, ident, now)
         return self._new_dir(tx, store, gp, ppath, 0o755, ident, None, now)
 
-    def _new_dir(self, tx, store, parent, path, mode, ident, message, now) -> int:
+    def _new_dir(self, tx, store, parent, path, mode, ident, message, now, node_id=None) -> int:
         ns = _now_ns()
         name = paths.split(path)[1]
         nid = tx.run(
-            "INSERT INTO nodes (store_id, kind, parent_id, name, path, size, mode, mtime_ns, ctime_ns, created_at)"
-            " VALUES (?, 'dir', ?, ?, ?, 0, ?, ?, ?, ?)",
-            (store.id, parent, name, path, mode & 0o7777, ns, ns, now))
+            "INSERT INTO nodes (id, store_id, kind, parent_id, name, path, size, mode, mtime_ns, ctime_ns, created_at)"
+            " VALUES (?, ?, 'dir', ?, ?, ?, 0, ?, ?, ?, ?)",
+            (self._claim_node(tx, node_id), store.id, parent, name, path, mode & 0o7777, ns, ns, now))
         rev = self._append(tx, store.id, nid, "mkdir", DIR, parent, name, path, None, None, None, 0, mode & 0o7777,
                            None, ident, message, now)
         tx.run("UPDATE nodes SET head_rev = ? WHERE id = ?", (rev, nid))
@@ -1146,6 +1150,26 @@ class Memfs:
                            None, cur["sha256"], 0, cur["mode"], cur["head_rev"], ident, message, now)
         tx.run("UPDATE nodes SET path = NULL, deleted_at = ?, head_rev = ? WHERE id = ?", (now, rev, cur["id"]))
         return rev
+
+    def reserve_node_ids(self, n: int = 1) -> range:
+        """Reserve ids for nodes not yet created (a mount's inode numbers for new files)."""
+        with self.db.write() as tx:
+            first = self._alloc_node(tx, n)
+            return range(first, first + n)
+
+    @staticmethod
+    def _alloc_node(tx, n: int = 1) -> int:
+        """Node ids come from one counter (not AUTOINCREMENT) so that ids can be reserved ahead."""
+        tx.run("UPDATE counters SET value = value + ? WHERE name = 'node'", (n,))
+        return tx.scalar("SELECT value FROM counters WHERE name = 'node'") - n + 1
+
+    def _claim_node(self, tx, node_id):
+        if node_id is None:
+            return self._alloc_node(tx)
+        if tx.one("SELECT 1 FROM nodes WHERE id = ?", (node_id,)) or node_id > tx.scalar(
+                "SELECT value FROM counters WHERE name = 'node'"):
+            raise errors.InvalidInput(f"node id {node_id} is taken or was never reserved")
+        return node_id
 
     @staticmethod
     def _put_blob(tx, digest, content, now):

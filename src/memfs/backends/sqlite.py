@@ -33,8 +33,10 @@ MIGRATIONS = [
             content BLOB NOT NULL,
             created_at REAL NOT NULL
         );
+        CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        INSERT INTO counters VALUES ('node', 0);
         CREATE TABLE nodes (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            id INTEGER PRIMARY KEY,
             store_id INTEGER NOT NULL REFERENCES stores(id),
             kind TEXT NOT NULL,
             parent_id INTEGER,

@@ -1,0 +1,917 @@
+"""pyfuse3 operations: kernel requests translated into store API calls.
+
+State held here, on the instance (nothing global):
+- open files, per node: the bytes being written, which version they were based on, how many
+  descriptors hold them; a file is committed as one revision on flush (close) or fsync;
+- files created through this mount and not yet committed (`pending`), under inode numbers
+  reserved in the database, so the inode never changes at the first commit;
+- per path, the version this session last read or wrote (`seen`): the implicit precondition;
+- armed `user.memfs.if-match` preconditions;
+- the virtual, read-only `.memfs/` tree of each store.
+
+Handlers never await while they touch that state, so on trio's single thread they run one at a
+time. Short SQLite calls run inline (a thread hop costs more than the query, see fuse-notes.md).
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import logging
+import os
+import stat
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import pyfuse3
+import trio
+
+from .. import errors, paths
+from ..config import fmt_time
+from ..store import DIR, FILE, SYMLINK, Memfs, Store, sha256
+from . import virtual
+from .scratch import is_scratch
+
+log = logging.getLogger("memfs.fuse")
+
+ROOT = pyfuse3.ROOT_INODE
+TIMEOUT = 60.0            # entry/attr cache lifetime; the change feed invalidates earlier
+SCRATCH_GRACE = 5.0       # a scratch file left alone this long is committed as an ordinary file
+XATTRS = ("sha256", "version", "author", "session", "mtime")
+
+
+def handler(fn):
+    """Map library errors to their errno; anything unexpected to EIO (an uncaught exception would
+    take the whole mount down)."""
+
+    @functools.wraps(fn)
+    async def wrapper(self, *args):
+        try:
+            return await fn(self, *args)
+        except pyfuse3.FUSEError:
+            raise
+        except errors.MemfsError as e:
+            log.debug("%s: %s", fn.__name__, e)
+            raise pyfuse3.FUSEError(e.errno) from None
+        except Exception:
+            log.exception("unexpected error in %s", fn.__name__)
+            raise pyfuse3.FUSEError(errno.EIO) from None
+
+    return wrapper
+
+
+def fail(code):
+    raise pyfuse3.FUSEError(code)
+
+
+@dataclass
+class FileState:
+    node_id: int
+    store: Store
+    parent_id: int
+    name: str
+    mode: int
+    mtime_ns: int
+    data: Optional[bytearray] = None   # None: serve the stored content
+    dirty: bool = False
+    loaded_sha: Optional[str] = None   # the stored version `data` was built on
+    truncated: bool = False            # data does not build on loaded_sha (O_TRUNC, truncate to 0)
+    append_only: bool = True           # every change so far was an O_APPEND write
+    appended: bytearray = field(default_factory=bytearray)
+    opens: int = 0
+    pending: bool = False              # created here, never committed
+    scratch: bool = False
+    unlinked: bool = False
+    written: bool = False              # data was written (not only truncated) since the last commit
+    released_at: float = 0.0
+
+
+@dataclass
+class Handle:
+    st: FileState
+    append: bool
+    writable: bool
+
+
+class MemfsOps(pyfuse3.Operations):
+    enable_writeback_cache = False  # size and mtime stay the daemon's (fuse-notes.md)
+
+    def __init__(self, m: Memfs, mounts: list[tuple[Store, str]], *, single: bool = False):
+        super().__init__()
+        self.m = m
+        self.identity = m.identity
+        self.scopes: dict[int, tuple[Store, str]] = {s.id: (s, scope) for s, scope in mounts}
+        self.by_slug = {s.slug: s for s, _ in mounts}
+        if len(self.by_slug) != len(mounts):
+            raise errors.InvalidInput("two of the stores have the same slug; mount them separately")
+        self.single_root = mounts[0][0].root_node if single else None
+        self.uid, self.gid = os.getuid(), os.getgid()
+        self.states: dict[int, FileState] = {}
+        self.pending: dict[tuple[int, str], FileState] = {}
+        self.alias: dict[int, int] = {}      # inode -> node, when a pending file landed on another node
+        self.handles: dict[int, Handle] = {}
+        self.dirhandles: dict[int, list] = {}
+        self.seen: dict[tuple[int, str], Optional[str]] = {}
+        self.armed: dict[tuple[int, str], str] = {}
+        self.own_revs: set[int] = set()
+        self.cursor = m.head()
+        self._fh = 0
+        self._ids: list[int] = []
+        self._blobs: dict[str, bytes] = {}
+        self.virt = virtual.VirtualTree(self)
+        self.stats = {"commits": 0, "conflicts": 0}
+        self._last_refusal = None
+
+    # ------------------------------------------------------------------ inode <-> node
+
+    def ino(self, node_id: int) -> int:
+        return ROOT if node_id == self.single_root else node_id + 1
+
+    def nid(self, ino: int) -> Optional[int]:
+        if ino == ROOT:
+            return self.single_root
+        if ino >= virtual.VBASE:
+            return None
+        return self.alias.get(ino, ino - 1)
+
+    def _next_fh(self) -> int:
+        self._fh += 1
+        return self._fh
+
+    def _new_node_id(self) -> int:
+        if not self._ids:
+            self._ids = list(self.m.reserve_node_ids(256))[::-1]
+        return self._ids.pop()
+
+    def _scope(self, store_id: int) -> tuple[Store, str]:
+        try:
+            return self.scopes[store_id]
+        except KeyError:
+            fail(errno.ENOENT)
+
+    def _writable(self, store_id: int) -> Store:
+        store, scope = self._scope(store_id)
+        if scope != "rw":
+            fail(errno.EROFS)
+        return store
+
+    def _node(self, ino: int):
+        nid = self.nid(ino)
+        if nid is None:
+            fail(errno.ENOENT)
+        n = self.m.node(nid)
+        if n is None or n.store_id not in self.scopes:
+            fail(errno.ENOENT)
+        return n
+
+    def _dir_node(self, ino: int):
+        if ino >= virtual.VBASE or (ino == ROOT and self.single_root is None):
+            fail(errno.EROFS)
+        n = self._node(ino)
+        if n.kind != DIR:
+            fail(errno.ENOTDIR)
+        return n
+
+    def _new_name(self, d, name) -> str:
+        """A name for a new entry in directory node `d`: valid, and not the virtual .memfs."""
+        name = paths.check_name(name)
+        if d.parent_id is None and name == virtual.DIRNAME:
+            fail(errno.EROFS)
+        return name
+
+    def _path(self, st: FileState) -> str:
+        parent = self.m.node(st.parent_id)
+        if parent is None:
+            fail(errno.ENOENT)
+        return paths.join(parent.path, st.name)
+
+    # ------------------------------------------------------------------ attributes
+
+    def _attr(self, ino, kind, perm, size, mtime_ns, ctime_ns, ro, nlink=1, timeout=TIMEOUT):
+        a = pyfuse3.EntryAttributes()
+        a.st_ino = ino
+        a.st_mode = {FILE: stat.S_IFREG, DIR: stat.S_IFDIR, SYMLINK: stat.S_IFLNK}[kind] | (
+            perm & ~0o222 if ro and kind != SYMLINK else perm)
+        a.st_nlink = 2 if kind == DIR else nlink
+        a.st_uid, a.st_gid = self.uid, self.gid
+        a.st_size = size
+        a.st_blksize = 4096
+        a.st_blocks = (size + 511) // 512
+        a.st_atime_ns = a.st_mtime_ns = mtime_ns
+        a.st_ctime_ns = ctime_ns
+        a.entry_timeout = a.attr_timeout = timeout
+        return a
+
+    def _node_attr(self, n, ino=None):
+        st = self.states.get(n.id)
+        size = len(st.data) if st is not None and st.data is not None else n.size
+        mtime = st.mtime_ns if st is not None and st.dirty else n.mtime_ns
+        ro = self.scopes[n.store_id][1] != "rw"
+        return self._attr(ino or self.ino(n.id), n.kind, n.mode, size, mtime, max(n.ctime_ns, mtime), ro)
+
+    def _state_attr(self, st: FileState, ino=None):
+        ro = self.scopes[st.store.id][1] != "rw"
+        size = len(st.data) if st.data is not None else 0
+        return self._attr(ino or self.ino(st.node_id), FILE, st.mode, size, st.mtime_ns, st.mtime_ns, ro,
+                          nlink=0 if st.unlinked else 1)
+
+    def _root_attr(self):
+        now = time.time_ns()
+        return self._attr(ROOT, DIR, 0o555, 0, now, now, True)
+
+    def _negative(self):
+        a = pyfuse3.EntryAttributes()
+        a.st_ino = 0
+        a.entry_timeout = TIMEOUT
+        return a
+
+    # ------------------------------------------------------------------ lookup & attributes
+
+    @handler
+    async def lookup(self, parent_ino, name, ctx=None):
+        try:
+            name = name.decode("utf-8")
+        except UnicodeDecodeError:
+            return self._negative()
+        if parent_ino == ROOT and self.single_root is None:
+            s = self.by_slug.get(name)
+            return self._node_attr(self.m.node(s.root_node)) if s else self._negative()
+        if parent_ino >= virtual.VBASE:
+            return self.virt.lookup(parent_ino, name)
+        pnid = self.nid(parent_ino)
+        st = self.pending.get((pnid, name))
+        if st is not None:
+            return self._state_attr(st)
+        n = self.m.child(pnid, name)
+        if n is not None:
+            return self._node_attr(n)
+        if name == virtual.DIRNAME:
+            p = self.m.node(pnid)
+            if p is not None and p.parent_id is None and p.store_id in self.scopes:
+                return self.virt.lookup_root(p.store_id)
+        return self._negative()
+
+    @handler
+    async def getattr(self, ino, ctx=None):
+        if ino == ROOT and self.single_root is None:
+            return self._root_attr()
+        if ino >= virtual.VBASE:
+            return self.virt.getattr(ino)
+        nid = self.nid(ino)
+        st = self.states.get(nid)
+        if st is not None and (st.pending or st.unlinked):
+            return self._state_attr(st, ino)
+        n = self.m.node(nid)
+        if n is None or n.store_id not in self.scopes:
+            fail(errno.ENOENT)
+        return self._node_attr(n, ino)
+
+    @handler
+    async def setattr(self, ino, attr, fields, fh, ctx):
+        if ino >= virtual.VBASE or (ino == ROOT and self.single_root is None):
+            fail(errno.EROFS)
+        nid = self.nid(ino)
+        st = self.states.get(nid)
+        store_id = st.store.id if st is not None else self._node(ino).store_id
+        store = self._writable(store_id)
+        if fields.update_size:
+            if attr.st_size > store.max_content_bytes:
+                fail(errno.EFBIG)
+            st = self._state_for_write(nid, store)
+            self._load_for_write(st, truncating=attr.st_size == 0)
+            if attr.st_size == 0:
+                st.data = bytearray()
+                st.truncated = True
+            elif attr.st_size < len(st.data):
+                del st.data[attr.st_size:]
+            else:
+                st.data.extend(b"\0" * (attr.st_size - len(st.data)))
+            st.append_only = False
+            st.dirty = st.written = True
+            st.mtime_ns = time.time_ns()
+            if fh is None:  # truncate(2) by path: no close will follow
+                self._commit(st)
+        if fields.update_mode:
+            mode = attr.st_mode & 0o7777
+            if st is not None and st.pending:
+                st.mode = mode
+            else:
+                n = self._node(ino)
+                self.m.chmod(store, n.path, mode)
+                if st is not None:
+                    st.mode = mode
+        if fields.update_mtime or fields.update_atime:
+            mt = attr.st_mtime_ns if fields.update_mtime else None
+            if mt is not None:
+                if st is not None and (st.pending or st.dirty):
+                    st.mtime_ns = mt
+                if st is None or not st.pending:
+                    self.m.set_mtime(nid, mt)
+        # uid/gid: stores keep no owners; accepted so that cp -a, tar and rsync -a go on
+        return await self.getattr(ino, ctx)
+
+    @handler
+    async def readlink(self, ino, ctx):
+        n = self._node(ino)
+        if n.kind != SYMLINK:
+            fail(errno.EINVAL)
+        return self.m.blob(n.sha256)
+
+    @handler
+    async def statfs(self, ctx):
+        s = pyfuse3.StatvfsData()
+        s.f_bsize = s.f_frsize = 4096
+        s.f_blocks = s.f_bfree = s.f_bavail = 1 << 30
+        s.f_files = s.f_ffree = s.f_favail = 1 << 30
+        s.f_namemax = paths.MAX_NAME_BYTES
+        return s
+
+    @handler
+    async def access(self, ino, mode, ctx):
+        if mode & os.W_OK:
+            if ino >= virtual.VBASE or (ino == ROOT and self.single_root is None):
+                return False
+            n = self._node(ino)
+            return self.scopes[n.store_id][1] == "rw"
+        return True
+
+    # ------------------------------------------------------------------ directories
+
+    @handler
+    async def opendir(self, ino, ctx):
+        if ino == ROOT and self.single_root is None:
+            entries = [(s.slug, self._node_attr(self.m.node(s.root_node))) for s in self.by_slug.values()]
+        elif ino >= virtual.VBASE:
+            entries = self.virt.listdir(ino)
+        else:
+            d = self._node(ino)
+            if d.kind != DIR:
+                fail(errno.ENOTDIR)
+            entries = [(n.name, self._node_attr(n)) for n in self.m.children(d.id)]
+            entries += [(st.name, self._state_attr(st)) for (pid, _), st in self.pending.items() if pid == d.id]
+            entries.sort(key=lambda e: e[0])
+            here = self._node_attr(d, ino)
+            entries[:0] = [(".", here), ("..", here)]  # the kernel does not link these; ls -a shows them
+        fh = self._next_fh()
+        self.dirhandles[fh] = entries
+        return fh
+
+    @handler
+    async def readdir(self, fh, start_id, token):
+        entries = self.dirhandles.get(fh, [])
+        for i in range(start_id, len(entries)):
+            name, attr = entries[i]
+            if not pyfuse3.readdir_reply(token, name.encode("utf-8"), attr, i + 1):
+                break
+
+    @handler
+    async def releasedir(self, fh):
+        self.dirhandles.pop(fh, None)
+
+    @handler
+    async def mkdir(self, parent_ino, name, mode, ctx):
+        d = self._dir_node(parent_ino)
+        store = self._writable(d.store_id)
+        name = self._new_name(d, name)
+        if (d.id, name) in self.pending:
+            fail(errno.EEXIST)
+        n = self.m.mkdir(store, paths.join(d.path, name), mode=mode & ~ctx.umask & 0o7777,
+                         node_id=self._new_node_id())
+        self.own_revs.add(n.head_rev)
+        return self._node_attr(n)
+
+    @handler
+    async def rmdir(self, parent_ino, name, ctx):
+        d = self._dir_node(parent_ino)
+        store = self._writable(d.store_id)
+        name = paths.check_name(name)
+        n = self.m.child(d.id, name)
+        if n is None:
+            fail(errno.ENOENT)
+        if n.kind != DIR:
+            fail(errno.ENOTDIR)
+        if any(pid == n.id for pid, _ in self.pending):
+            fail(errno.ENOTEMPTY)
+        rev = self.m.rmdir(store, n.path)
+        self.own_revs.add(rev.id)
+
+    @handler
+    async def symlink(self, parent_ino, name, target, ctx):
+        d = self._dir_node(parent_ino)
+        store = self._writable(d.store_id)
+        name = self._new_name(d, name)
+        if (d.id, name) in self.pending:
+            fail(errno.EEXIST)
+        n = self.m.symlink(store, paths.join(d.path, name), target, node_id=self._new_node_id())
+        self.own_revs.add(n.head_rev)
+        return self._node_attr(n)
+
+    @handler
+    async def link(self, ino, new_parent_ino, new_name, ctx):
+        # hard links would give one file two paths and two histories; git falls back to rename
+        fail(errno.EPERM)
+
+    @handler
+    async def mknod(self, parent_ino, name, mode, rdev, ctx):
+        fail(errno.EPERM)
+
+    @handler
+    async def unlink(self, parent_ino, name, ctx):
+        d = self._dir_node(parent_ino)
+        store = self._writable(d.store_id)
+        name = paths.check_name(name)
+        st = self.pending.pop((d.id, name), None)
+        if st is not None:  # never committed: nothing to record
+            self._unlinked(st)
+            return
+        n = self.m.child(d.id, name)
+        if n is None:
+            fail(errno.ENOENT)
+        if n.kind == DIR:
+            fail(errno.EISDIR)
+        st = self.states.get(n.id)
+        if st is not None and st.data is None:
+            st.data = bytearray(self._blob(n.sha256))  # open descriptors keep reading it
+        rev = self.m.delete(store, n.path)
+        self.own_revs.add(rev.id)
+        self.seen.pop((store.id, n.path), None)
+        if st is not None:
+            self._unlinked(st)
+
+    def _unlinked(self, st: FileState):
+        st.unlinked = True
+        st.dirty = False
+        if st.opens == 0:
+            self.states.pop(st.node_id, None)
+
+    @handler
+    async def rename(self, p_old, name_old, p_new, name_new, flags, ctx):
+        if flags & pyfuse3.RENAME_EXCHANGE:
+            fail(errno.EINVAL)
+        noreplace = bool(flags & pyfuse3.RENAME_NOREPLACE)
+        if p_old >= virtual.VBASE or p_new >= virtual.VBASE:
+            fail(errno.EROFS)
+        dold, dnew = self._dir_node(p_old), self._dir_node(p_new)
+        if dold.store_id != dnew.store_id:
+            fail(errno.EXDEV)
+        store = self._writable(dold.store_id)
+        name_old, name_new = paths.check_name(name_old), self._new_name(dnew, name_new)
+        dst_path = paths.join(dnew.path, name_new)
+        dst_pending = self.pending.get((dnew.id, name_new))
+        dst_node = None if dst_pending else self.m.child(dnew.id, name_new)
+        if noreplace and (dst_pending or dst_node):
+            fail(errno.EEXIST)
+        src = self.pending.get((dold.id, name_old))
+        if src is not None:
+            return self._rename_pending(src, store, dnew, name_new, dst_path, dst_pending, dst_node)
+        n = self.m.child(dold.id, name_old)
+        if n is None:
+            fail(errno.ENOENT)
+        st = self.states.get(n.id)
+        if st is not None and st.dirty:
+            self._commit(st)
+        if dst_node is not None and dst_node.kind == FILE:
+            self._check_fresh(store, dst_path, dst_node.sha256, None)
+        if dst_pending is not None:
+            self.pending.pop((dnew.id, name_new))
+            self._unlinked(dst_pending)
+        replaced = self.states.get(dst_node.id) if dst_node is not None else None
+        rev = self.m.rename(store, n.path, dst_path, noreplace=noreplace)
+        self.own_revs.add(rev.id)
+        if replaced is not None:
+            self._unlinked(replaced)
+        self._move_seen(store.id, n.path, dst_path)
+
+    def _rename_pending(self, st, store, dnew, name_new, dst_path, dst_pending, dst_node):
+        """A file this mount created and has not committed (a scratch file, typically) moves onto
+        a name: the content becomes one revision of the target."""
+        self.pending.pop((st.parent_id, st.name))
+        if dst_pending is not None:
+            self.pending.pop((dnew.id, name_new))
+            self._unlinked(dst_pending)
+        old = (st.parent_id, st.name, st.scratch)
+        if dst_node is not None and dst_node.kind == DIR:
+            self.pending[(st.parent_id, st.name)] = st
+            fail(errno.EISDIR)
+        st.parent_id, st.name = dnew.id, name_new
+        st.scratch = is_scratch(name_new)
+        self.pending[(dnew.id, name_new)] = st
+        if st.scratch:
+            return
+        try:
+            self._commit(st)
+        except pyfuse3.FUSEError:
+            # refused: the file stays where it was (the kernel keeps the old name too)
+            self.pending.pop((dnew.id, name_new), None)
+            st.parent_id, st.name, st.scratch = old
+            st.dirty = True
+            self.pending[(st.parent_id, st.name)] = st
+            raise
+
+    def _move_seen(self, store_id, src, dst):
+        for key in [k for k in self.seen if k[0] == store_id and (k[1] == src or k[1].startswith(src + "/"))]:
+            self.seen[(store_id, dst + key[1][len(src):])] = self.seen.pop(key)
+
+    # ------------------------------------------------------------------ files
+
+    @handler
+    async def create(self, parent_ino, name, mode, flags, ctx):
+        d = self._dir_node(parent_ino)
+        store = self._writable(d.store_id)
+        name = self._new_name(d, name)
+        existing = self.pending.get((d.id, name)) or self.m.child(d.id, name)
+        if existing is not None:
+            # our negative entry was stale (another session created it): open what is there
+            if flags & os.O_EXCL:
+                fail(errno.EEXIST)
+            ino = self.ino(existing.node_id if isinstance(existing, FileState) else existing.id)
+            fi = await self.open(ino, flags & ~os.O_CREAT, ctx)
+            return fi, await self.getattr(ino, ctx)
+        st = FileState(node_id=self._new_node_id(), store=store, parent_id=d.id, name=name,
+                       mode=mode & ~ctx.umask & 0o7777, mtime_ns=time.time_ns(), data=bytearray(),
+                       dirty=True, truncated=True, pending=True, scratch=is_scratch(name))
+        self.pending[(d.id, name)] = st
+        self.states[st.node_id] = st
+        st.opens += 1
+        fh = self._next_fh()
+        self.handles[fh] = Handle(st, bool(flags & os.O_APPEND), True)
+        return pyfuse3.FileInfo(fh=fh, keep_cache=True), self._state_attr(st)
+
+    @handler
+    async def open(self, ino, flags, ctx):
+        if ino >= virtual.VBASE:
+            if flags & os.O_ACCMODE != os.O_RDONLY or flags & os.O_TRUNC:
+                fail(errno.EROFS)
+            fh = self._next_fh()
+            self.handles[fh] = self.virt.open(ino)
+            return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False)
+        nid = self.nid(ino)
+        st = self.states.get(nid)
+        writable = flags & os.O_ACCMODE != os.O_RDONLY
+        if st is None:
+            n = self._node(ino)
+            if n.kind == DIR:
+                fail(errno.EISDIR)
+            store, scope = self.scopes[n.store_id]
+            st = FileState(node_id=n.id, store=store, parent_id=n.parent_id, name=n.name, mode=n.mode,
+                           mtime_ns=n.mtime_ns)
+        if writable:
+            store = self._writable(st.store.id)
+            if flags & os.O_TRUNC:
+                if not st.pending:
+                    self._load_for_write(st, truncating=True)
+                st.data = bytearray()
+                st.truncated = True
+                st.append_only = False
+                st.dirty = True
+                st.mtime_ns = time.time_ns()
+        self.states[st.node_id] = st
+        st.opens += 1
+        fh = self._next_fh()
+        self.handles[fh] = Handle(st, bool(flags & os.O_APPEND), writable)
+        return pyfuse3.FileInfo(fh=fh, keep_cache=True)
+
+    @handler
+    async def read(self, fh, off, size):
+        h = self.handles.get(fh)
+        if h is None:
+            fail(errno.EBADF)
+        if isinstance(h, virtual.VHandle):
+            return h.data[off:off + size]
+        st = h.st
+        if st.data is not None:
+            return bytes(st.data[off:off + size])
+        n = self.m.node(st.node_id)
+        if n is None:
+            return b""
+        data = self._blob(n.sha256)
+        self.seen[(n.store_id, n.path)] = n.sha256  # the implicit precondition: what we last read
+        return data[off:off + size]
+
+    @handler
+    async def write(self, fh, off, buf):
+        h = self.handles.get(fh)
+        if h is None or isinstance(h, virtual.VHandle):
+            fail(errno.EBADF)
+        if not h.writable:
+            fail(errno.EBADF)
+        st = h.st
+        store = self._writable(st.store.id)
+        self._load_for_write(st, incoming=buf, append=h.append)
+        if h.append:
+            off = len(st.data)
+            if st.append_only:
+                st.appended += buf
+        else:
+            st.append_only = False
+        end = off + len(buf)
+        if end > store.max_content_bytes:
+            fail(errno.EFBIG)
+        if off > len(st.data):
+            st.data.extend(b"\0" * (off - len(st.data)))  # a write past the end leaves zeros
+        st.data[off:end] = buf
+        st.dirty = st.written = True
+        st.mtime_ns = time.time_ns()
+        return len(buf)
+
+    @handler
+    async def flush(self, fh):
+        h = self.handles.get(fh)
+        if h is None or isinstance(h, virtual.VHandle):
+            return
+        st = h.st
+        # Not yet written since open(O_TRUNC|O_CREAT): the shell's `> f` closes a dup'd descriptor
+        # before writing; committing that empty file would add a revision nobody meant. Release
+        # commits it if nothing follows.
+        if st.dirty and st.written and not (st.pending and st.scratch):
+            self._commit(st)
+
+    @handler
+    async def fsync(self, fh, datasync):
+        await self.flush(fh)
+
+    @handler
+    async def release(self, fh):
+        h = self.handles.pop(fh, None)
+        if h is None or isinstance(h, virtual.VHandle):
+            return
+        st = h.st
+        st.opens -= 1
+        st.released_at = time.monotonic()
+        if st.opens > 0:
+            return
+        if st.dirty and not st.scratch:
+            try:
+                self._commit(st)
+            except pyfuse3.FUSEError as e:
+                log.warning("could not commit %s on release: %s", st.name, os.strerror(e.errno))
+        if (st.unlinked or not st.pending) and self.states.get(st.node_id) is st:
+            self.states.pop(st.node_id, None)
+
+    # ------------------------------------------------------------------ extended attributes
+
+    @handler
+    async def getxattr(self, ino, name, ctx):
+        name = name.decode("utf-8", "replace")
+        if not name.startswith("user.memfs.") or ino >= virtual.VBASE:
+            fail(pyfuse3.ENOATTR)  # security.*, system.* asked on every write and ls -l: no db access
+        key = name[len("user.memfs."):]
+        nid = self.nid(ino)
+        st = self.states.get(nid)
+        if key == "if-match":
+            n = self.m.node(nid)
+            armed = n and self.armed.get((n.store_id, n.path))
+            if not armed:
+                fail(pyfuse3.ENOATTR)
+            return armed.encode()
+        if key not in XATTRS:
+            fail(pyfuse3.ENOATTR)
+        if st is not None and st.pending:
+            if key == "sha256":
+                return sha256(bytes(st.data or b"")).encode()
+            fail(pyfuse3.ENOATTR)
+        n = self._node(ino)
+        if key == "sha256":
+            return (n.sha256 or sha256(b"")).encode() if n.kind != DIR else fail(pyfuse3.ENOATTR)
+        r = self.m.revision(n.head_rev)
+        return {"version": str(r.id), "author": r.agent or "", "session": r.session or "",
+                "mtime": fmt_time(r.created_at)}[key].encode()
+
+    @handler
+    async def listxattr(self, ino, ctx):
+        if ino >= virtual.VBASE or (ino == ROOT and self.single_root is None):
+            return []
+        return [f"user.memfs.{k}".encode() for k in XATTRS]
+
+    @handler
+    async def setxattr(self, ino, name, value, ctx):
+        name = name.decode("utf-8", "replace")
+        if ino >= virtual.VBASE:
+            fail(errno.EROFS)
+        nid = self.nid(ino)
+        st = self.states.get(nid)
+        store_id = st.store.id if st is not None else self._node(ino).store_id
+        self._writable(store_id)
+        if name == "user.memfs.if-match":
+            try:
+                h = value.decode("ascii").strip()
+            except UnicodeDecodeError:
+                fail(errno.EINVAL)
+            path = self._path(st) if st is not None else self._node(ino).path
+            if not h:
+                self.armed.pop((store_id, path), None)
+                return
+            if len(h) != 64 or any(c not in "0123456789abcdef" for c in h.lower()):
+                fail(errno.EINVAL)
+            self.armed[(store_id, path)] = h.lower()
+            return
+        if name.startswith("user.memfs.") and name[len("user.memfs."):] in XATTRS:
+            return  # informational and derived; tools that copy xattrs (sed -i, cp -a) set them back
+        fail(errno.ENOTSUP)
+
+    @handler
+    async def removexattr(self, ino, name, ctx):
+        name = name.decode("utf-8", "replace")
+        if name == "user.memfs.if-match":
+            n = self._node(ino)
+            self._writable(n.store_id)
+            if self.armed.pop((n.store_id, n.path), None) is None:
+                fail(pyfuse3.ENOATTR)
+            return
+        fail(errno.ENOTSUP if not name.startswith("user.memfs.") else errno.EROFS)
+
+    # ------------------------------------------------------------------ commit & conflicts
+
+    def _blob(self, sha):
+        data = self._blobs.get(sha)
+        if data is None:
+            data = self.m.blob(sha)
+            if len(self._blobs) > 256:
+                self._blobs.clear()
+            self._blobs[sha] = data
+        return data
+
+    def _state_for_write(self, nid, store) -> FileState:
+        st = self.states.get(nid)
+        if st is None:
+            n = self.m.node(nid)
+            if n is None:
+                fail(errno.ENOENT)
+            st = FileState(node_id=n.id, store=store, parent_id=n.parent_id, name=n.name, mode=n.mode,
+                           mtime_ns=n.mtime_ns)
+            self.states[nid] = st
+        return st
+
+    def _load_for_write(self, st: FileState, truncating=False, incoming=None, append=False):
+        """Before the first change to a committed file: refuse if this session's view is stale,
+        else build on the stored content."""
+        if st.pending:
+            if st.data is None:
+                st.data = bytearray()
+            return
+        n = self.m.node(st.node_id)
+        if n is None:
+            if st.unlinked:
+                return
+            fail(errno.ENOENT)
+        if st.dirty:
+            if not st.append_only and not st.truncated and n.sha256 != st.loaded_sha:
+                self._refuse(st, st.store, n.path, st.loaded_sha, "changed by another session while open", incoming)
+            return
+        if not append:  # appends go to the current end and never conflict
+            self._check_fresh(st.store, n.path, n.sha256, st, incoming)
+        st.loaded_sha = n.sha256
+        st.truncated = truncating
+        st.append_only = True
+        st.appended = bytearray()
+        if not truncating:
+            st.data = bytearray(self._blob(n.sha256))
+
+    def _check_fresh(self, store, path, current_sha, st, incoming=None):
+        """The implicit precondition: the version this session last read must still be current."""
+        key = (store.id, path)
+        seen = self.armed.get(key) or self.seen.get(key)
+        if seen is not None and seen != current_sha:
+            self._refuse(st, store, path, seen, "stale: another session changed the file after this one read it",
+                         incoming)
+
+    def _refuse(self, st, store, path, base, reason, incoming=None):
+        """Refuse a write with ESTALE, keeping what was refused in the conflicts record."""
+        content = bytes(st.data) if st is not None and st.data is not None and st.dirty else None
+        if incoming is not None:
+            content = (content or b"") + bytes(incoming)
+        # the kernel retries an open that failed with ESTALE once: record the refusal once
+        key = (store.id, path, base, None if content is None else sha256(content))
+        if self._last_refusal != (key, int(time.monotonic())):
+            self._last_refusal = (key, int(time.monotonic()))
+            try:
+                self.m.record_conflict(store, path, content, base_sha256=base, reason=reason)
+            except errors.MemfsError as e:
+                log.error("could not record the conflict on %s: %s", path, e)
+            self.stats["conflicts"] += 1
+        log.info("refused write to %s: %s", path, reason)
+        if st is not None:
+            st.data = None if not st.pending else st.data
+            st.dirty = st.pending and st.dirty
+        fail(errno.ESTALE)
+
+    def _commit(self, st: FileState):
+        if st.unlinked:
+            st.dirty = False
+            return
+        store = st.store
+        path = self._path(st)
+        key = (store.id, path)
+        content = bytes(st.data or b"")
+        armed = self.armed.pop(key, None)
+        try:
+            if st.pending:
+                cur = self.m.lookup(store, path)
+                expected = armed or (self.seen.get(key) if cur is not None else None)
+                r = self.m.write(store, path, content, mode=st.mode, if_match=expected,
+                                 node_id=None if cur is not None else st.node_id)
+                if r.node.id != st.node_id:  # landed on a file another session created meanwhile
+                    self.alias[self.ino(st.node_id)] = r.node.id
+                    self.states.pop(st.node_id, None)
+                    self.pending.pop((st.parent_id, st.name), None)
+                    st.node_id = r.node.id
+                    self.states[st.node_id] = st
+                else:
+                    self.pending.pop((st.parent_id, st.name), None)
+                st.pending = False
+            else:
+                if st.append_only and not st.truncated:
+                    cur = self.m.node(st.node_id)
+                    if cur is not None and cur.sha256 != st.loaded_sha:  # appends go to the current end
+                        content = self._blob(cur.sha256) + bytes(st.appended)
+                    expected = cur.sha256 if cur is not None else None
+                else:
+                    expected = armed or (st.loaded_sha if not st.truncated else self.seen.get(key))
+                r = self.m.write(store, path, content, if_match=expected, mode=st.mode)
+        except errors.PreconditionFailed as e:
+            self.armed.pop(key, None)
+            self._refuse(st, store, path, expected, "stale: the file changed since this session's version")
+        except errors.ContentTooLarge:
+            st.data, st.dirty = None, False
+            fail(errno.EFBIG)
+        if r.revision is not None:
+            self.own_revs.add(r.revision.id)
+            self.stats["commits"] += 1
+        self.seen[key] = r.node.sha256
+        st.dirty = st.written = False
+        st.truncated = False
+        st.data = None
+        st.loaded_sha = r.node.sha256
+        st.appended = bytearray()
+        st.append_only = True
+        self._blobs[r.node.sha256] = content
+
+    def commit_all(self):
+        """Before unmount: everything written and not yet committed (scratch files included)."""
+        for st in list(self.states.values()):
+            if st.unlinked or not (st.dirty or st.pending):
+                continue
+            st.scratch = False
+            try:
+                self._commit(st)
+            except pyfuse3.FUSEError as e:
+                log.warning("could not commit %s at unmount: %s", st.name, os.strerror(e.errno))
+            except Exception:
+                log.exception("could not commit %s at unmount", st.name)
+
+    def sweep_scratch(self):
+        """Commit scratch files nobody renamed or removed within the grace period."""
+        now = time.monotonic()
+        for st in list(self.pending.values()):
+            if st.scratch and st.opens == 0 and now - st.released_at > SCRATCH_GRACE:
+                st.scratch = False
+                try:
+                    self._commit(st)
+                except pyfuse3.FUSEError as e:
+                    log.warning("could not commit scratch file %s: %s", st.name, os.strerror(e.errno))
+
+    # ------------------------------------------------------------------ coherence
+
+    async def follow_changes(self, interval: float = 0.2):
+        """Drop kernel caches for what other sessions (other mounts, the API, reverts, dreams)
+        changed, driven by the revision feed."""
+        version = self.m.db.data_version()
+        while True:
+            await trio.sleep(interval)
+            self.sweep_scratch()
+            v = self.m.db.data_version()
+            if v == version:
+                continue
+            version = v
+            for r in self.m.changes(after=self.cursor, limit=100000):
+                self.cursor = r.id
+                if r.id in self.own_revs:
+                    self.own_revs.discard(r.id)
+                    continue
+                if r.store_id not in self.scopes:
+                    continue
+                await self._invalidate(r)
+
+    async def _invalidate(self, r):
+        st = self.states.get(r.node_id)
+        if st is not None and not st.dirty and not st.pending:
+            st.data = None
+        entries = []
+        if r.parent_id is not None:
+            entries.append((self.ino(r.parent_id), r.name))
+        if r.op == "rename" and r.base_rev:
+            try:
+                old = self.m.revision(r.base_rev)
+                entries.append((self.ino(old.parent_id), old.name))
+            except errors.NotFound:
+                pass
+        for parent, name in entries:
+            try:
+                pyfuse3.invalidate_entry_async(parent, name.encode("utf-8"), ignore_enoent=True)
+            except Exception:
+                log.debug("invalidate_entry failed", exc_info=True)
+        try:
+            await trio.to_thread.run_sync(pyfuse3.invalidate_inode, self.ino(r.node_id))
+        except OSError:
+            pass  # the kernel does not know the inode: nothing cached

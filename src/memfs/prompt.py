@@ -1,0 +1,36 @@
+"""The text an agent harness adds to the system prompt for the stores it mounts."""
+
+from .store import Store
+
+TEMPLATE = """\
+# Memory
+
+You have persistent memory: directories that outlive this session and that other agents share.
+Use your ordinary file tools on them (cat, grep -rn, echo >>, sed -i, editors).
+
+{stores}
+
+How it works:
+- Every change is kept as a version with your agent and session id. Nothing is lost.
+- Before changing a file, read it. If another agent changed it after you read it, your write
+  fails with "Stale file handle" (ESTALE) and nothing is written: read the file again, merge your
+  change into what is there now, and write again. Your refused text is kept in
+  <store>/.memfs/conflicts/.
+- Appending (echo ... >> file) never conflicts.
+- History: <store>/.memfs/log lists every change; <store>/.memfs/history/PATH/ holds every old
+  version of PATH (grep -rn works there). .memfs/ is hidden from ls and grep -r on the store.
+- Read-only stores refuse writes with "Read-only file system".
+- Keep files small and focused (at most {limit} KiB each); prefer editing an existing file to
+  creating a near-duplicate.
+"""
+
+
+def render(stores: list[tuple[Store, str]], mount_root: str = "/mnt/memory") -> str:
+    root = mount_root.rstrip("/")
+    lines = []
+    for s, scope in stores:
+        where = root if len(stores) == 1 else f"{root}/{s.slug}"
+        access = "read-write" if scope == "rw" else "read-only"
+        lines.append(f"- {where}/ — store \"{s.name}\", {access}." + (f" {s.description}" if s.description else ""))
+    limit = min(s.max_content_bytes for s, _ in stores) // 1024
+    return TEMPLATE.format(stores="\n".join(lines), limit=limit)
