@@ -37,6 +37,9 @@ class MemfsGroup(click.Group):
         except errors.MemfsError as e:
             click.echo(f"Error: {e.message}", err=True)
             sys.exit(e.exit_code)
+        except BrokenPipeError:  # `memfs log | head`: the reader went away; not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)
         except OSError as e:
             click.echo(f"Error: {e.strerror or e}{': ' + e.filename if getattr(e, 'filename', None) else ''}", err=True)
             sys.exit(1)

@@ -144,7 +144,7 @@ class VirtualTree:
                         names.add(str(r.id))
                     elif p.startswith(prefix + "/") and p != "/":
                         names.add(p[len(prefix) + 1:].split("/", 1)[0])
-            names = sorted(names)
+            names = sorted(names, key=lambda n: (not n.isdigit(), int(n) if n.isdigit() else 0, n))
         elif kind == "conflicts":
             names = ["log"] + [self._conflict_name(c) for c in self.m.conflicts(sid)]
         else:
