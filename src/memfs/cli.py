@@ -386,7 +386,7 @@ def diff(c, ref, revs):
     if path == "/" or (node is not None and node.kind == DIR):
         if a is None:
             raise errors.InvalidInput("diff of a directory needs a revision to compare with")
-        text = c.m.diff_store(store, a, b)
+        text = c.m.diff_store(store, a, b, path=path)
     else:
         text = c.m.diff(store, path, a, b)
     click.echo(text, nl=False)

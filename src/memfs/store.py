@@ -320,6 +320,8 @@ class Memfs:
                      metadata: Optional[dict] = None, max_content_bytes: Optional[int] = None) -> Store:
         """Rename or describe a store. `metadata` has patch semantics: a None value deletes a key."""
         store = self.get_store(ref)
+        if store.archived:
+            raise errors.ReadOnly(f"store {store.name!r} is archived and read-only")
         sets, params = [], []
         if name is not None:
             name = paths.check_store_name(name)
@@ -378,34 +380,29 @@ class Memfs:
 
     def node(self, node_id: int) -> Optional[Node]:
         """A live node by id (its inode number), or None."""
-        with self.db.read() as tx:
-            r = tx.one("SELECT * FROM nodes WHERE id = ? AND path IS NOT NULL", (node_id,))
+        r = self.db.one("SELECT * FROM nodes WHERE id = ? AND path IS NOT NULL", (node_id,))
         return Node._from(r) if r else None
 
     def lookup(self, ref, path: str) -> Optional[Node]:
         store = self._store(ref)
         path = paths.normalize(path)
-        with self.db.read() as tx:
-            r = tx.one("SELECT * FROM nodes WHERE store_id = ? AND path = ?", (store.id, path))
+        r = self.db.one("SELECT * FROM nodes WHERE store_id = ? AND path = ?", (store.id, path))
         return Node._from(r) if r else None
 
     def child(self, parent_id: int, name: str) -> Optional[Node]:
-        with self.db.read() as tx:
-            r = tx.one("SELECT * FROM nodes WHERE parent_id = ? AND name = ? AND path IS NOT NULL",
-                       (parent_id, name))
+        r = self.db.one("SELECT * FROM nodes WHERE parent_id = ? AND name = ? AND path IS NOT NULL",
+                        (parent_id, name))
         return Node._from(r) if r else None
 
     def children(self, parent_id: int) -> list[Node]:
-        with self.db.read() as tx:
-            rows = tx.all("SELECT * FROM nodes WHERE parent_id = ? AND path IS NOT NULL ORDER BY name",
-                          (parent_id,))
+        rows = self.db.all("SELECT * FROM nodes WHERE parent_id = ? AND path IS NOT NULL ORDER BY name",
+                           (parent_id,))
         return [Node._from(r) for r in rows]
 
     def blob(self, sha: Optional[str]) -> bytes:
         if sha is None:
             return b""
-        with self.db.read() as tx:
-            r = tx.one("SELECT content FROM blobs WHERE sha256 = ?", (sha,))
+        r = self.db.one("SELECT content FROM blobs WHERE sha256 = ?", (sha,))
         if r is None:
             raise errors.MemfsError(f"blob {sha} is missing from the database (run `memfs doctor`)")
         return bytes(r[0])
@@ -520,11 +517,13 @@ class Memfs:
 
     def write(self, ref, path: str, content: bytes, *, if_match: Optional[str] = None,
               if_absent: bool = False, mode: Optional[int] = None, message: Optional[str] = None,
-              parents: bool = True, identity: Optional[Identity] = None, node_id: Optional[int] = None) -> WriteResult:
+              parents: bool = True, identity: Optional[Identity] = None, node_id: Optional[int] = None,
+              mtime_ns: Optional[int] = None) -> WriteResult:
         """Create or replace a file. `if_match` (a content hash) or `if_absent` make it conditional:
         a mismatch raises PreconditionFailed carrying the stored hash. Writing the content that is
         already there succeeds without a new revision. `node_id` (from `reserve_node_ids`) is the id
-        a newly created file gets; a mount hands it to the kernel as the inode before the commit."""
+        a newly created file gets; a mount hands it to the kernel as the inode before the commit.
+        `mtime_ns` keeps a modification time a tool set before the commit (rsync, tar)."""
         if isinstance(content, str):
             content = content.encode("utf-8")
         if not isinstance(content, (bytes, bytearray, memoryview)):
@@ -555,20 +554,21 @@ class Memfs:
                 raise errors.PreconditionFailed(f"{store.name}:{path} already exists", current_sha256=cur_sha)
             if if_match is not None and cur_sha != if_match:
                 raise errors.PreconditionFailed(
-                    f"{store.name}:{path} changed: expected {if_match[:12]}, stored "
-                    f"{cur_sha[:12] if cur_sha else 'nothing'}", current_sha256=cur_sha)
+                    f"{store.name}:{path} changed: expected {if_match}, stored "
+                    f"{cur_sha or 'nothing'}", current_sha256=cur_sha)
             if cur is not None and cur["kind"] == SYMLINK:
                 raise errors.InvalidInput(f"{store.name}:{path} is a symbolic link")
             now = time.time()
             self._put_blob(tx, digest, content, now)
             ns = _now_ns()
+            mtime = mtime_ns if mtime_ns is not None else ns
             if cur is None:
                 parent = self._parent_for(tx, store, path, parents, ident, now)
                 m = 0o644 if mode is None else (mode & 0o7777)
                 nid = tx.run(
                     "INSERT INTO nodes (id, store_id, kind, parent_id, name, path, sha256, size, mode, mtime_ns, ctime_ns, created_at)"
                     " VALUES (?, ?, 'file', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (self._claim_node(tx, node_id), store.id, parent, paths.split(path)[1], path, digest, len(content), m, ns, ns, now),
+                    (self._claim_node(tx, node_id), store.id, parent, paths.split(path)[1], path, digest, len(content), m, mtime, ns, now),
                 )
                 rev = self._append(tx, store.id, nid, "create", FILE, parent, paths.split(path)[1], path, None,
                                    digest, None, len(content), m, None, ident, message, now)
@@ -578,7 +578,7 @@ class Memfs:
                 rev = self._append(tx, store.id, nid, "write", FILE, cur["parent_id"], cur["name"], path, None,
                                    digest, cur_sha, len(content), m, cur["head_rev"], ident, message, now)
             tx.run("UPDATE nodes SET sha256 = ?, size = ?, mode = ?, mtime_ns = ?, ctime_ns = ?, head_rev = ? WHERE id = ?",
-                   (digest, len(content), m, ns, ns, rev, nid))
+                   (digest, len(content), m, mtime, ns, rev, nid))
             return WriteResult(Node._from(tx.one("SELECT * FROM nodes WHERE id = ?", (nid,))), self._rev(tx, rev))
 
     def mkdir(self, ref, path: str, *, mode: int = 0o755, parents: bool = False, exist_ok: bool = False,
@@ -767,7 +767,12 @@ class Memfs:
     def revert(self, ref, to: int, path: Optional[str] = None, *, identity: Optional[Identity] = None,
                dry_run: bool = False) -> list[Revision]:
         """Make a path (or the whole store, or a directory) look as it did at revision `to`, by
-        appending new revisions. History is never rewritten."""
+        appending new revisions, in one transaction: all of it or nothing. History is never
+        rewritten."""
+        with self.db.write():
+            return self._revert(ref, to, path, identity, dry_run)
+
+    def _revert(self, ref, to, path, identity, dry_run):
         store = self._store(ref)
         self.revision(to)
         prefix = paths.normalize(path) if path else "/"
@@ -781,7 +786,9 @@ class Memfs:
         now_tree = {p: e for p, e in self.tree(store).items() if within(p)}
         plan = []
         for p in sorted(now_tree, key=lambda p: p.count("/"), reverse=True):
-            if p not in old or old[p].kind != now_tree[p].kind:
+            # a symlink cannot be rewritten in place: one pointing elsewhere is removed, then re-made
+            if p not in old or old[p].kind != now_tree[p].kind or (
+                    old[p].kind == SYMLINK and old[p].sha256 != now_tree[p].sha256):
                 if p != "/":
                     plan.append(("rm", p, now_tree[p]))
         for p in sorted(old, key=lambda p: p.count("/")):
@@ -817,8 +824,7 @@ class Memfs:
     # ------------------------------------------------------------------ history
 
     def revision(self, rev_id: int) -> Revision:
-        with self.db.read() as tx:
-            r = self._rev(tx, rev_id)
+        r = self._rev(self.db, rev_id)
         if r is None:
             raise errors.RevisionNotFound(f"no such revision: {rev_id}")
         return r
@@ -922,12 +928,16 @@ class Memfs:
             out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
         return "".join(out)
 
-    def diff_store(self, ref, a: int, b: Optional[int] = None, context: int = 3) -> str:
-        """Unified diff of a whole store between two revisions (b defaults to now)."""
+    def diff_store(self, ref, a: int, b: Optional[int] = None, context: int = 3, path: str = "/") -> str:
+        """Unified diff of a whole store (or of the subtree at `path`) between two revisions (b
+        defaults to now)."""
         store = self._store(ref)
+        prefix = paths.normalize(path)
         ta, tb = self.tree(store, a), self.tree(store, b)
         out = []
         for p in sorted(set(ta) | set(tb)):
+            if prefix != "/" and p != prefix and not p.startswith(prefix + "/"):
+                continue
             ea, eb = ta.get(p), tb.get(p)
             if (ea and ea.kind == DIR) or (eb and eb.kind == DIR):
                 continue
@@ -940,7 +950,10 @@ class Memfs:
     def blame(self, ref, path: str) -> list[tuple[Revision, str]]:
         """Each current line with the revision that last introduced it."""
         store = self._store(ref)
-        hist = [r for r in reversed(self.history(store, path)) if r.op in ("create", "write") and r.sha256]
+        full = self.history(store, path)
+        if full[0].kind == DIR:
+            raise errors.IsADirectory(f"{store.name}:{paths.normalize(path)} is a directory")
+        hist = [r for r in reversed(full) if r.op in ("create", "write") and r.sha256]
         lines: list[tuple[Revision, str]] = []
         for r in hist:
             new = self.blob(r.sha256).decode("utf-8", "replace").splitlines()

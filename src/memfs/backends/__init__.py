@@ -2,7 +2,7 @@
 
 A backend hands out transactions; a transaction runs parameterised SQL (`?` placeholders, a
 portable subset of SQL) and returns rows that index by column name. The store API is written
-against this and nothing else, so a PostgreSQL backend only has to provide the same three calls
+against this and nothing else, so a PostgreSQL backend only has to provide the same few calls
 and its own migrations."""
 
 from contextlib import AbstractContextManager
@@ -25,6 +25,11 @@ class Backend(Protocol):
 
     def write(self) -> AbstractContextManager[Tx]:
         """One atomic, durable write transaction; writers are serialised."""
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """A single-statement read outside any explicit transaction (the hot path)."""
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list: ...
 
     def data_version(self) -> int:
         """Changes whenever another connection commits (cheap; for change polling)."""

@@ -9,6 +9,7 @@ import logging
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -131,7 +132,8 @@ def run(db: str, mountpoint: str, specs: list[tuple[str, str]], *, agent: Option
         ops.commit_all()
         pyfuse3.close(unmount=True)
         m.close_session(sess.id)
-        log.info("unmounted %s (%d commits, %d refused)", mountpoint, ops.stats["commits"], ops.stats["conflicts"])
+        log.info("unmounted %s (%d commits, %d refused; requests: %s)", mountpoint, ops.stats["commits"],
+                 ops.stats["conflicts"], json.dumps(dict(sorted(ops.requests.items()))))
         m.close()
     return status
 
@@ -216,12 +218,18 @@ def _alive(pid: Optional[int]) -> bool:
 
 
 def live_mounts(m: Memfs) -> list[dict]:
+    """Mount sessions of this host that are still open. A session whose daemon is gone (killed)
+    is closed here, as restic treats a lock whose process has died."""
     mounted = fuse_mounts()
+    host = socket.gethostname()
     out = []
     for s in m.sessions(active=True):
-        if s.kind != "mount":
+        if s.kind != "mount" or s.host != host:
             continue
-        state = "live" if _alive(s.pid) and s.mountpoint in mounted else (
+        alive = _alive(s.pid)
+        if not alive:
+            m.close_session(s.id)
+        state = "live" if alive and s.mountpoint in mounted else (
             "dead (run fusermount3 -u)" if s.mountpoint in mounted else "gone")
         out.append({"mountpoint": s.mountpoint, "pid": s.pid, "agent": s.agent, "session": s.session_id,
                     "stores": s.stores, "state": state, "log": s.log_path})

@@ -45,8 +45,11 @@ def handler(fn):
     """Map library errors to their errno; anything unexpected to EIO (an uncaught exception would
     take the whole mount down)."""
 
+    name = fn.__name__
+
     @functools.wraps(fn)
     async def wrapper(self, *args):
+        self.requests[name] = self.requests.get(name, 0) + 1
         try:
             return await fn(self, *args)
         except pyfuse3.FUSEError:
@@ -84,6 +87,7 @@ class FileState:
     scratch: bool = False
     unlinked: bool = False
     written: bool = False              # data was written (not only truncated) since the last commit
+    mtime_set: bool = False            # a tool set the mtime explicitly (rsync, tar): keep it
     released_at: float = 0.0
 
 
@@ -121,6 +125,7 @@ class MemfsOps(pyfuse3.Operations):
         self._blobs: dict[str, bytes] = {}
         self.virt = virtual.VirtualTree(self)
         self.stats = {"commits": 0, "conflicts": 0}
+        self.requests: dict[str, int] = {}  # FUSE requests by type, logged at unmount
         self._last_refusal = None
 
     # ------------------------------------------------------------------ inode <-> node
@@ -305,7 +310,7 @@ class MemfsOps(pyfuse3.Operations):
             mt = attr.st_mtime_ns if fields.update_mtime else None
             if mt is not None:
                 if st is not None and (st.pending or st.dirty):
-                    st.mtime_ns = mt
+                    st.mtime_ns, st.mtime_set = mt, True
                 if st is None or not st.pending:
                     self.m.set_mtime(nid, mt)
         # uid/gid: stores keep no owners; accepted so that cp -a, tar and rsync -a go on
@@ -810,7 +815,8 @@ class MemfsOps(pyfuse3.Operations):
                 cur = self.m.lookup(store, path)
                 expected = armed or (self.seen.get(key) if cur is not None else None)
                 r = self.m.write(store, path, content, mode=st.mode, if_match=expected,
-                                 node_id=None if cur is not None else st.node_id)
+                                 node_id=None if cur is not None else st.node_id,
+                                 mtime_ns=st.mtime_ns if st.mtime_set else None)
                 if r.node.id != st.node_id:  # landed on a file another session created meanwhile
                     self.alias[self.ino(st.node_id)] = r.node.id
                     self.states.pop(st.node_id, None)
@@ -828,7 +834,8 @@ class MemfsOps(pyfuse3.Operations):
                     expected = cur.sha256 if cur is not None else None
                 else:
                     expected = armed or (st.loaded_sha if not st.truncated else self.seen.get(key))
-                r = self.m.write(store, path, content, if_match=expected, mode=st.mode)
+                r = self.m.write(store, path, content, if_match=expected, mode=st.mode,
+                                 mtime_ns=st.mtime_ns if st.mtime_set else None)
         except errors.PreconditionFailed as e:
             self.armed.pop(key, None)
             self._refuse(st, store, path, expected, "stale: the file changed since this session's version")
@@ -839,7 +846,7 @@ class MemfsOps(pyfuse3.Operations):
             self.own_revs.add(r.revision.id)
             self.stats["commits"] += 1
         self.seen[key] = r.node.sha256
-        st.dirty = st.written = False
+        st.dirty = st.written = st.mtime_set = False
         st.truncated = False
         st.data = None
         st.loaded_sha = r.node.sha256
