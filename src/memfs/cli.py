@@ -464,7 +464,7 @@ def doctor(c, read_data, as_json):
 
 @cli.command()
 @click.argument("mountpoint", type=click.Path(file_okay=False))
-@click.option("--store", "stores", multiple=True, required=True, metavar="NAME[=rw|ro]",
+@click.option("--store", "stores", multiple=True, metavar="NAME[=rw|ro]",
               help="A store to mount (repeatable); rw by default. One store is mounted at MOUNTPOINT "
                    "itself; several each get a directory named by their slug.")
 @click.option("--foreground", is_flag=True, help="Stay attached; log to stderr.")
@@ -478,7 +478,8 @@ def mount(c, mountpoint, stores, foreground, log_path, debug, agent_opt, session
     from .fuse import daemon
 
     specs = daemon.parse_store_specs(list(stores))
-    daemon.resolve_stores(c.m, specs)  # unknown stores fail here, with one line, before any mount
+    # unknown stores fail here, with one line, before any mount; archived ones become ro
+    specs = [(s.name, scope) for s, scope in daemon.resolve_stores(c.m, specs)]
     mp = os.path.realpath(mountpoint)
     daemon.clear_dead_mount(mp)
     if not os.path.isdir(mp):
@@ -531,6 +532,122 @@ def prompt(c, stores, mount_root):
     from .prompt import render
 
     click.echo(render(daemon.resolve_stores(c.m, daemon.parse_store_specs(list(stores))), mount_root), nl=False)
+
+
+# ---------------------------------------------------------------------------- the HTTP API
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; anything but loopback needs API keys (memfs keys create).")
+@click.option("--port", type=int, default=8787, show_default=True, help="Port to listen on.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="Server log level.")
+@pass_m
+def serve(c, host, port, log_level):
+    """Serve Anthropic's memory stores API (the anthropic SDK works with base_url pointed here)."""
+    from .http import check_bind, serve as run
+
+    check_bind(c.m, host)
+    keys = len(c.m.api_keys(include_revoked=False))
+    click.echo(f"memfs API on http://{host}:{port} (database {c.db_path}; "
+               f"{f'{keys} API keys' if keys else 'no API keys: open to anyone on this machine'})", err=True)
+    c.m.close()
+    c._m = None
+    run(c.db_path, host, port, log_level=log_level)
+
+
+@cli.group()
+def keys():
+    """Create, list and revoke API keys of the HTTP API."""
+
+
+def _key_dict(m, k):
+    names = {s.uid: s.name for s in m.list_stores()}
+    return {"id": k.id, "name": k.name, "stores": {names.get(uid, uid): mode for uid, mode in k.scopes.items()},
+            "all_stores": k.all_stores, "created_at": config.fmt_time(k.created_at), "created_by": k.created_by,
+            "revoked_at": config.fmt_time(k.revoked_at) if k.revoked_at else None}
+
+
+@keys.command("create")
+@click.option("--store", "stores", multiple=True, metavar="NAME=ro|rw", help="A store the key may read (ro) or "
+              "read and write (rw); repeatable.")
+@click.option("--all-stores", type=click.Choice(["ro", "rw"]), is_flag=False, flag_value="rw", default=None,
+              help="Every store, present and future (--all-stores alone: rw, which may also create stores).")
+@click.option("--name", help="A label for the key (default: its id).")
+@pass_m
+def keys_create(c, stores, all_stores, name):
+    """Create an API key and print its secret (shown this once; only a hash is kept)."""
+    scopes = {}
+    for spec in stores:
+        ref, sep, mode = spec.rpartition("=")
+        if not sep or not ref:
+            raise errors.InvalidInput(f"expected NAME=ro|rw, got {spec!r}")
+        scopes[ref] = mode
+    k, secret = c.m.create_api_key(stores=scopes, all_stores=all_stores, name=name, identity=c.identity)
+    click.echo(f"created API key {k.id} ({k.name}); its secret, shown only now:", err=True)
+    click.echo(secret)
+
+
+@keys.command("list")
+@click.option("--all", "include_revoked", is_flag=True, help="Include revoked keys.")
+@output_options
+@pass_m
+def keys_list(c, include_revoked, fmt):
+    """List API keys (never their secrets)."""
+    rows = [_key_dict(c.m, k) for k in c.m.api_keys(include_revoked=include_revoked)]
+    def line(r):
+        scope = ([f"*={r['all_stores']}"] if r["all_stores"] else []) + [f"{n}={m}" for n, m in r["stores"].items()]
+        gone = f"  REVOKED {r['revoked_at']}" if r["revoked_at"] else ""
+        return f"{r['id']:<24} {r['name']:<20} {' '.join(scope)}  created {r['created_at']}{gone}"
+
+    emit(rows, fmt, ["id", "name", "all_stores", "created_at", "revoked_at"], line)
+
+
+@keys.command("revoke")
+@click.argument("key_id", metavar="KEY")
+@pass_m
+def keys_revoke(c, key_id):
+    """Revoke an API key (by id or name): requests with it fail from now on."""
+    k = c.m.revoke_api_key(key_id)
+    click.echo(f"revoked API key {k.id} ({k.name})")
+
+
+@cli.command()
+@click.argument("rev", type=int, required=False)
+@click.option("--store", "store_name", help="With --pattern: the store to search.")
+@click.option("--pattern", help="Redact every version of a file in --store whose content matches this regex.")
+@click.option("--dry-run", is_flag=True, help="With --pattern: list what would be redacted; change nothing.")
+@click.option("--vacuum", is_flag=True, help="Then rebuild the database file so no copy lingers in free pages.")
+@pass_m
+def redact(c, rev, store_name, pattern, dry_run, vacuum):
+    """Blank the content of a revision (REV), or of every matching version in a store, for good.
+
+    The revision rows stay, marked with who redacted them and when; a content blob goes once
+    nothing refers to it. The version a live file still shows cannot be redacted: change or
+    delete the file first."""
+    if (rev is None) == (pattern is None):
+        raise errors.InvalidInput("give a revision, or --store and --pattern")
+    if pattern is not None and not store_name:
+        raise errors.InvalidInput("--pattern needs --store")
+    if rev is not None and (store_name or dry_run):
+        raise errors.InvalidInput("--store and --dry-run go with --pattern")
+    if rev is not None:
+        r = c.m.redact(rev, identity=c.identity)
+        click.echo(f"redacted revision {r.id} ({r.store_name}:{r.path})")
+    else:
+        rep = c.m.redact_matching(store_name, pattern, identity=c.identity, dry_run=dry_run)
+        for rid in rep.redacted:
+            click.echo(f"{'would redact' if dry_run else 'redacted'} {rev_line(c.m.revision(rid)).strip()}")
+        click.echo(f"{len(rep.redacted)} revisions {'would be ' if dry_run else ''}redacted, "
+                   f"{rep.conflicts_blanked} refused writes blanked, {rep.blobs_removed} blobs removed")
+        if rep.current:
+            shown = ", ".join(f"{c.m.revision(r).path} (revision {r})" for r in rep.current)
+            raise errors.CurrentVersion(f"{len(rep.current)} matching versions are what live files show now, "
+                                        f"not redacted: {shown}; change or delete those files, then run this again")
+    if vacuum and not dry_run:
+        c.m.vacuum()
+        click.echo("database file rebuilt")
 
 
 def main():

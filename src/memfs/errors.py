@@ -128,3 +128,20 @@ class StorageFull(MemfsError):
 
 class SchemaTooNew(MemfsError):
     exit_code = 10
+
+
+class CurrentVersion(InvalidInput):
+    """Redacting the version a live file still shows: change or delete the file first."""
+
+    errno = _errno.EBUSY
+    http_status = 409
+    error_type = "invalid_request_error"
+
+
+class Unauthenticated(MemfsError):
+    """The HTTP API got no API key, or one it does not know (or that was revoked)."""
+
+    errno = _errno.EACCES
+    http_status = 401
+    error_type = "authentication_error"
+    exit_code = 6

@@ -55,6 +55,7 @@ class Identity:
     session: Optional[str] = None
     actor: str = "operator"
     dream_job: Optional[str] = None
+    api_key_id: Optional[str] = None  # the HTTP API key a write came through (actor "api")
 
     def __post_init__(self):
         if self.actor not in ACTORS:
@@ -142,6 +143,7 @@ class Revision:
     redacted_at: Optional[float] = None
     redacted_by: Optional[str] = None
     store_name: Optional[str] = None
+    api_key_id: Optional[str] = None
 
     @classmethod
     def _from(cls, r):
@@ -232,6 +234,61 @@ class DoctorReport:
     def to_dict(self):
         return {"ok": self.ok, "num_errors": len(self.problems), "checked": self.checked,
                 "problems": self.problems}
+
+
+# Revisions that the HTTP API shows as memory versions (of files; not mkdir, chmod, symlink, ...)
+VERSION_OPS = ("create", "write", "rename", "delete")
+
+
+@dataclass
+class FileInfo:
+    """A live file as the HTTP API shows a memory: `version` is the last revision that created,
+    changed or renamed it; `updated_at` is that revision's time."""
+
+    node_id: int
+    store_id: int
+    path: str
+    sha256: str
+    size: int
+    created_at: float
+    updated_at: float
+    version: int
+
+
+@dataclass
+class ApiKey:
+    """A key of the HTTP API. `scopes` maps store uids to 'ro' or 'rw'; `all_stores` ('ro',
+    'rw' or None) grants every store, present and future. Only the secret's SHA-256 is kept."""
+
+    id: str
+    name: str
+    scopes: dict
+    all_stores: Optional[str]
+    created_at: float
+    created_by: Optional[str]
+    revoked_at: Optional[float]
+
+    def access(self, store: "Store") -> Optional[str]:
+        """'rw', 'ro' or None (the store is outside this key's scope)."""
+        if self.revoked_at is not None:
+            return None
+        mode = self.scopes.get(store.uid)
+        if self.all_stores == "rw" or mode == "rw":
+            return "rw"
+        return mode or self.all_stores
+
+    @classmethod
+    def _from(cls, r):
+        return cls(r["id"], r["name"], json.loads(r["scopes"]), r["all_stores"], r["created_at"], r["created_by"],
+                   r["revoked_at"])
+
+
+@dataclass
+class RedactReport:
+    redacted: list = field(default_factory=list)  # revision ids blanked now
+    current: list = field(default_factory=list)  # matching revisions left alone: a live file shows them
+    blobs_removed: int = 0
+    conflicts_blanked: int = 0
 
 
 def _now_ns() -> int:
@@ -563,23 +620,40 @@ class Memfs:
             ns = _now_ns()
             mtime = mtime_ns if mtime_ns is not None else ns
             if cur is None:
-                parent = self._parent_for(tx, store, path, parents, ident, now)
+                op, parent, name, base = "create", self._parent_for(tx, store, path, parents, ident, now), paths.split(path)[1], None
                 m = 0o644 if mode is None else (mode & 0o7777)
                 nid = tx.run(
                     "INSERT INTO nodes (id, store_id, kind, parent_id, name, path, sha256, size, mode, mtime_ns, ctime_ns, created_at)"
                     " VALUES (?, ?, 'file', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (self._claim_node(tx, node_id), store.id, parent, paths.split(path)[1], path, digest, len(content), m, mtime, ns, now),
+                    (self._claim_node(tx, node_id), store.id, parent, name, path, digest, len(content), m, mtime, ns, now),
                 )
-                rev = self._append(tx, store.id, nid, "create", FILE, parent, paths.split(path)[1], path, None,
-                                   digest, None, len(content), m, None, ident, message, now)
             else:
-                nid = cur["id"]
+                op, nid, parent, name, base = "write", cur["id"], cur["parent_id"], cur["name"], cur["head_rev"]
                 m = cur["mode"] if mode is None else (mode & 0o7777)
-                rev = self._append(tx, store.id, nid, "write", FILE, cur["parent_id"], cur["name"], path, None,
-                                   digest, cur_sha, len(content), m, cur["head_rev"], ident, message, now)
+            rev = self._append(tx, store.id, nid, op, FILE, parent, name, path, None, digest, cur_sha, len(content), m,
+                               base, ident, message, now)
             tx.run("UPDATE nodes SET sha256 = ?, size = ?, mode = ?, mtime_ns = ?, ctime_ns = ?, head_rev = ? WHERE id = ?",
                    (digest, len(content), m, mtime, ns, rev, nid))
-            return WriteResult(Node._from(tx.one("SELECT * FROM nodes WHERE id = ?", (nid,))), self._rev(tx, rev))
+            # built from what was just written rather than read back: this is the hot path
+            return WriteResult(
+                Node(nid, store.id, FILE, parent, name, path, digest, len(content), m, mtime, ns, rev),
+                Revision(rev, store.id, nid, op, FILE, parent, name, path, None, digest, cur_sha, len(content), m,
+                         base, now, ident.agent, ident.session, ident.actor, ident.dream_job, message,
+                         store_name=store.name))
+
+    def append(self, ref, path: str, data: bytes, *, mode: Optional[int] = None, message: Optional[str] = None,
+               identity: Optional[Identity] = None, mtime_ns: Optional[int] = None) -> WriteResult:
+        """Append to a file (created if missing), read-modify-write in one transaction: appends
+        from many writers never conflict and never lose each other's bytes."""
+        store = self._store(ref)
+        path = paths.normalize(path)
+        with self.db.write() as tx:
+            cur = tx.one("SELECT kind, sha256 FROM nodes WHERE store_id = ? AND path = ?", (store.id, path))
+            if cur is not None and cur["kind"] != FILE:
+                raise errors.IsADirectory(f"{store.name}:{path} is not a file")
+            base = self.blob(cur["sha256"]) if cur is not None else b""
+            return self.write(store, path, base + bytes(data), mode=mode, message=message, identity=identity,
+                              mtime_ns=mtime_ns)
 
     def mkdir(self, ref, path: str, *, mode: int = 0o755, parents: bool = False, exist_ok: bool = False,
               message: Optional[str] = None, identity: Optional[Identity] = None, node_id: Optional[int] = None) -> Node:
@@ -1047,6 +1121,348 @@ class Memfs:
         with self.db.read() as tx:
             return [Conflict._from(r) for r in tx.all(q + " ORDER BY id", params)]
 
+    # ------------------------------------------------------------------ files by id, versions, redaction, API keys
+    # What the HTTP API needs, here so that it stays a thin front end. A file's id is its node id
+    # (stable across renames); a version is a revision in VERSION_OPS of a file.
+
+    def _file_rows(self, tx, where: str, params) -> list[FileInfo]:
+        rows = tx.all("SELECT n.id, n.store_id, n.path, n.sha256, n.size, n.created_at, r.id AS rev, r.op,"
+                      " r.created_at AS rtime FROM nodes n JOIN revisions r ON r.id = n.head_rev"
+                      f" WHERE n.kind = 'file' AND n.path IS NOT NULL AND {where} ORDER BY n.path", params)
+        out = []
+        for r in rows:
+            rev, rtime = r["rev"], r["rtime"]
+            if r["op"] not in VERSION_OPS:  # the head is a mode change: the version is the one before
+                v = tx.one(f"SELECT id, created_at FROM revisions WHERE node_id = ? AND op IN {VERSION_OPS}"
+                           " ORDER BY id DESC LIMIT 1", (r["id"],))
+                if v is not None:
+                    rev, rtime = v["id"], v["created_at"]
+            out.append(FileInfo(r["id"], r["store_id"], r["path"], r["sha256"], r["size"], r["created_at"], rtime, rev))
+        return out
+
+    def file(self, ref, node_id: int) -> FileInfo:
+        """A live file of a store by its id."""
+        store = self._store(ref)
+        with self.db.read() as tx:
+            rows = self._file_rows(tx, "n.store_id = ? AND n.id = ?", (store.id, node_id))
+        if not rows:
+            raise errors.PathNotFound(f"store {store.name!r} has no file with id {node_id}")
+        return rows[0]
+
+    def files(self, ref, prefix: str = "/", *, depth: int = 0, after: Optional[str] = None,
+              limit: int = 100) -> list:
+        """Live files below the directory `prefix`, in path (byte) order: FileInfo objects. With
+        depth=N (N >= 1), only files at most N levels below `prefix`; for each directory N levels
+        down that holds files somewhere below, its path with a trailing '/' (a str: Anthropic's
+        memory_prefix roll-up; empty directories do not show). depth=0: every file, no roll-ups.
+        `after` is the last path or roll-up of the previous page."""
+        store = self._store(ref)
+        p = paths.normalize(prefix)
+        base = "/" if p == "/" else p + "/"
+        hi = base[:-1] + "0"  # '0' follows '/': every path starting with `base` sorts below `hi`
+        lo, strict = base, False
+        if after is not None:
+            if not isinstance(after, str) or not after.startswith(base) or after == base:
+                raise errors.InvalidInput("the page cursor does not belong to this listing")
+            lo, strict = (after[:-1] + "0", False) if after.endswith("/") else (after, True)
+        q = ("SELECT path FROM nodes WHERE store_id = ? AND kind = 'file' AND path IS NOT NULL AND path {} ?"
+             " AND path < ? ORDER BY path LIMIT ?")
+        with self.db.read() as tx:
+            if not depth:
+                found = [r[0] for r in tx.all(q.format(">" if strict else ">="), (store.id, lo, hi, limit))]
+                keys = found
+            else:
+                keys, found = [], []
+                while len(keys) < limit:
+                    r = tx.one(q.format(">" if strict else ">="), (store.id, lo, hi, 1))
+                    if r is None:
+                        break
+                    segs = r[0][len(base):].split("/")
+                    if len(segs) > depth:  # deeper: skip the whole directory after its roll-up
+                        roll = base + "/".join(segs[:depth]) + "/"
+                        keys.append(roll)
+                        lo, strict = roll[:-1] + "0", False
+                    else:
+                        keys.append(r[0])
+                        found.append(r[0])
+                        lo, strict = r[0], True
+            infos = {}
+            for i in range(0, len(found), 500):
+                chunk = found[i:i + 500]
+                for f in self._file_rows(tx, f"n.store_id = ? AND n.path IN ({', '.join('?' * len(chunk))})",
+                                         (store.id, *chunk)):
+                    infos[f.path] = f
+        return [infos[k] if k in infos else k for k in keys if k in infos or k.endswith("/")]
+
+    def _path_conflict(self, tx, store, path, own_id=None):
+        """Raise AlreadyExists if `path` or one of its ancestors is taken by another entry: what
+        stands in the way of a file at `path` (`node_id` says which file, when it is one)."""
+        cur = tx.one("SELECT id, kind FROM nodes WHERE store_id = ? AND path = ?", (store.id, path))
+        if cur is not None and cur["id"] != own_id:
+            if cur["kind"] == FILE:
+                raise errors.AlreadyExists(f"{store.name}:{path} already exists", node_id=cur["id"])
+            raise errors.AlreadyExists(f"{store.name}:{path} is a directory of other files")
+        anc = paths.split(path)[0]
+        while anc != "/":
+            r = tx.one("SELECT id, kind FROM nodes WHERE store_id = ? AND path = ?", (store.id, anc))
+            if r is not None:
+                if r["kind"] != DIR:
+                    raise errors.AlreadyExists(f"{store.name}:{anc} is a file, so {path} cannot be created",
+                                               node_id=r["id"] if r["kind"] == FILE else None)
+                break
+            anc = paths.split(anc)[0]
+
+    def create_file(self, ref, path: str, content: bytes, *, identity: Optional[Identity] = None) -> WriteResult:
+        """Create a file (and its missing parent directories); a taken path raises AlreadyExists
+        whose `details['node_id']` names the file in the way, even when it has this content."""
+        store = self._store(ref)
+        path = paths.normalize(path)
+        if path == "/":
+            raise errors.IsADirectory("the store root is a directory")
+        with self.db.write() as tx:
+            store = self._writable(tx, store)
+            self._path_conflict(tx, store, path)
+            return self.write(store, path, content, if_absent=True, parents=True, identity=identity)
+
+    def update_file(self, ref, node_id: int, *, content: Optional[bytes] = None, path: Optional[str] = None,
+                    if_match: Optional[str] = None, identity: Optional[Identity] = None) -> WriteResult:
+        """Change a file's content and/or path (a rename, creating missing parent directories) by
+        its id, in one transaction. `if_match` guards the current content; when the file already
+        has the requested content and path nothing is written and `if_match` is not checked, so
+        a retry is safe. A rename and a content change are two revisions (rename, then write)."""
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        if if_match is not None:
+            if_match = check_hash(if_match)
+        store = self._store(ref)
+        dst = None if path is None else paths.normalize(path)
+        if dst == "/":
+            raise errors.IsADirectory("the store root is a directory")
+        ident = identity or self.identity
+        with self.db.write() as tx:
+            store = self._writable(tx, store)
+            cur = tx.one("SELECT * FROM nodes WHERE store_id = ? AND id = ? AND kind = 'file' AND path IS NOT NULL",
+                         (store.id, node_id))
+            if cur is None:
+                raise errors.PathNotFound(f"store {store.name!r} has no file with id {node_id}")
+            dst = dst or cur["path"]
+            same = content is None or sha256(content) == cur["sha256"]
+            if same and dst == cur["path"]:
+                return WriteResult(Node._from(cur), None)
+            if if_match is not None and cur["sha256"] != if_match:
+                raise errors.PreconditionFailed(f"{store.name}:{cur['path']} changed: expected {if_match}, stored "
+                                                f"{cur['sha256']}", current_sha256=cur["sha256"])
+            rev = None
+            if dst != cur["path"]:
+                self._path_conflict(tx, store, dst, own_id=node_id)
+                parent = paths.split(dst)[0]
+                if parent != "/":
+                    self.mkdir(store, parent, parents=True, exist_ok=True, identity=ident)
+                rev = self.rename(store, cur["path"], dst, noreplace=True, identity=ident)
+            if not same:
+                rev = self.write(store, dst, content, identity=ident).revision
+            return WriteResult(Node._from(tx.one("SELECT * FROM nodes WHERE id = ?", (node_id,))), rev)
+
+    def delete_file(self, ref, node_id: int, *, if_match: Optional[str] = None,
+                    identity: Optional[Identity] = None) -> Revision:
+        """Delete a file by its id; `if_match` guards its content."""
+        store = self._store(ref)
+        with self.db.write() as tx:
+            store = self._writable(tx, store)
+            cur = tx.one("SELECT path FROM nodes WHERE store_id = ? AND id = ? AND kind = 'file' AND path IS NOT NULL",
+                         (store.id, node_id))
+            if cur is None:
+                raise errors.PathNotFound(f"store {store.name!r} has no file with id {node_id}")
+            return self.delete(store, cur["path"], if_match=if_match, identity=identity)
+
+    def versions(self, ref, *, node_id: Optional[int] = None, ops: Optional[Iterable[str]] = None,
+                 session: Optional[str] = None, api_key_id: Optional[str] = None, since: Optional[float] = None,
+                 until: Optional[float] = None, before: Optional[int] = None, dream_job: Optional[str] = None,
+                 limit: Optional[int] = None) -> list[Revision]:
+        """A store's file versions (revisions in VERSION_OPS), newest first, filtered; `before` is
+        a revision id (the cursor of the previous page)."""
+        store = self._store(ref)
+        ops = [o for o in (ops or VERSION_OPS) if o in VERSION_OPS]
+        if not ops:
+            return []
+        where = [f"r.store_id = ? AND r.kind = 'file' AND r.op IN ({', '.join('?' * len(ops))})"]
+        params = [store.id, *ops]
+        for cond, val in (("r.node_id = ?", node_id), ("r.session = ?", session), ("r.api_key_id = ?", api_key_id),
+                          ("r.created_at >= ?", since), ("r.created_at <= ?", until), ("r.id < ?", before),
+                          ("r.dream_job = ?", dream_job)):
+            if val is not None:
+                where.append(cond), params.append(val)
+        sql = ("SELECT r.*, s.name AS store_name FROM revisions r JOIN stores s ON s.id = r.store_id WHERE "
+               + " AND ".join(where) + " ORDER BY r.id DESC")
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        with self.db.read() as tx:
+            return [Revision._from(r) for r in tx.all(sql, params)]
+
+    def version(self, ref, rev_id: int) -> Revision:
+        """One file version of a store (RevisionNotFound for anything else)."""
+        store = self._store(ref)
+        r = self.db.one("SELECT r.*, s.name AS store_name FROM revisions r JOIN stores s ON s.id = r.store_id"
+                        f" WHERE r.id = ? AND r.store_id = ? AND r.kind = 'file' AND r.op IN {VERSION_OPS}",
+                        (rev_id, store.id))
+        if r is None:
+            raise errors.RevisionNotFound(f"store {store.name!r} has no version {rev_id}")
+        return Revision._from(r)
+
+    @staticmethod
+    def _current_revs(tx, node_id) -> set:
+        """The revisions a live file still shows (its head, its last version); none once deleted."""
+        n = tx.one("SELECT head_rev FROM nodes WHERE id = ? AND path IS NOT NULL", (node_id,))
+        if n is None:
+            return set()
+        v = tx.scalar(f"SELECT MAX(id) FROM revisions WHERE node_id = ? AND op IN {VERSION_OPS}", (node_id,))
+        return {n["head_rev"], v}
+
+    def redact(self, rev_id: int, *, ref=None, identity: Optional[Identity] = None) -> Revision:
+        """Blank the content of one file revision for good: its hash and size go, the row stays
+        with `redacted_at`/`redacted_by`, and the blob is deleted once nothing (revision, file,
+        conflict) refers to it. The version a live file still shows cannot be redacted
+        (CurrentVersion): change or delete the file first. Redacting twice is harmless.
+        Deleted rows can linger in free pages of the database file until `vacuum()`."""
+        store = self._store(ref) if ref is not None else None
+        with self.db.write() as tx:
+            r = tx.one("SELECT * FROM revisions WHERE id = ?", (rev_id,))
+            if r is None or (store is not None and r["store_id"] != store.id):
+                raise errors.RevisionNotFound(f"no such revision: {rev_id}")
+            if r["kind"] != FILE:
+                raise errors.InvalidInput(f"revision {rev_id} is not a file's: only file content can be redacted")
+            if r["redacted_at"] is None:
+                if rev_id in self._current_revs(tx, r["node_id"]):
+                    raise errors.CurrentVersion(
+                        f"revision {rev_id} is the current version of {r['path']}: update or delete the file first")
+                self._blank(tx, [r], identity or self.identity)
+            return self._rev(tx, rev_id)
+
+    def redact_matching(self, ref, pattern: str, *, identity: Optional[Identity] = None,
+                        dry_run: bool = False) -> RedactReport:
+        """Redact every file revision of a store whose content matches a regular expression
+        (searched in the text, UTF-8), blank refused writes kept as conflicts that match, and
+        delete matching blobs nothing refers to any more. Revisions a live file still shows are
+        left alone and reported in `current`."""
+        import re
+
+        try:
+            rx = re.compile(pattern)
+        except (re.error, TypeError) as e:
+            raise errors.InvalidInput(f"not a valid regular expression: {pattern!r} ({e})")
+        store = self._store(ref)
+        ident = identity or self.identity
+        rep = RedactReport()
+
+        def hit(sha):
+            return bool(rx.search(self.blob(sha).decode("utf-8", "replace")))
+
+        with self.db.write() as tx:
+            shas = [r[0] for r in tx.all("SELECT DISTINCT sha256 FROM revisions WHERE store_id = ? AND kind = 'file'"
+                                         " AND sha256 IS NOT NULL AND redacted_at IS NULL", (store.id,))]
+            bad = {s for s in shas if hit(s)}
+            rows = [r for s in sorted(bad) for r in tx.all(
+                "SELECT * FROM revisions WHERE store_id = ? AND kind = 'file' AND sha256 = ? AND redacted_at IS NULL",
+                (store.id, s))]
+            current = {}
+            for r in rows:
+                if r["node_id"] not in current:
+                    current[r["node_id"]] = self._current_revs(tx, r["node_id"])
+            todo = [r for r in rows if r["id"] not in current[r["node_id"]]]
+            rep.redacted = sorted(r["id"] for r in todo)
+            rep.current = sorted(r["id"] for r in rows if r["id"] in current[r["node_id"]])
+            cshas = {r[0] for r in tx.all("SELECT DISTINCT sha256 FROM conflicts WHERE store_id = ? AND sha256 IS NOT NULL",
+                                          (store.id,))}
+            cbad = {s for s in cshas if s in bad or hit(s)}
+            if dry_run:
+                return rep
+            for s in cbad:
+                rep.conflicts_blanked += tx.run("UPDATE conflicts SET sha256 = NULL WHERE store_id = ? AND sha256 = ?",
+                                                (store.id, s))
+            rep.blobs_removed = self._blank(tx, todo, ident, extra=bad | cbad)
+            for r in tx.all("SELECT sha256 FROM blobs b WHERE NOT EXISTS (SELECT 1 FROM revisions WHERE sha256 = b.sha256)"
+                            " AND NOT EXISTS (SELECT 1 FROM nodes WHERE sha256 = b.sha256 AND path IS NOT NULL)"
+                            " AND NOT EXISTS (SELECT 1 FROM conflicts WHERE sha256 = b.sha256)"):
+                if hit(r[0]):  # an old blob nothing refers to (left by a crash or a deleted store)
+                    rep.blobs_removed += self._drop_blob(tx, r[0])
+        return rep
+
+    def _blank(self, tx, rows, ident: Identity, extra=()) -> int:
+        """Redact revision rows; delete the blobs (theirs and `extra`) nothing refers to any more."""
+        now = time.time()
+        by = json.dumps({k: v for k, v in (("actor", ident.actor), ("agent", ident.agent), ("session", ident.session),
+                                           ("api_key_id", ident.api_key_id)) if v is not None})
+        for r in rows:
+            tx.run("UPDATE revisions SET sha256 = NULL, size = 0, redacted_at = ?, redacted_by = ? WHERE id = ?",
+                   (now, by, r["id"]))
+        return sum(self._drop_blob(tx, s) for s in {r["sha256"] for r in rows if r["sha256"]} | set(extra))
+
+    @staticmethod
+    def _drop_blob(tx, sha) -> int:
+        if tx.one("SELECT 1 FROM revisions WHERE sha256 = ? UNION ALL SELECT 1 FROM nodes WHERE sha256 = ?"
+                  " AND path IS NOT NULL UNION ALL SELECT 1 FROM conflicts WHERE sha256 = ? LIMIT 1", (sha, sha, sha)):
+            return 0
+        # gone for good: drop the hash of the content too, where later revisions named it as replaced
+        # and where a deleted file's row still names its last content
+        tx.run("UPDATE revisions SET prev_sha256 = NULL WHERE prev_sha256 = ?", (sha,))
+        tx.run("UPDATE nodes SET sha256 = NULL WHERE sha256 = ? AND path IS NULL", (sha,))
+        return tx.run("DELETE FROM blobs WHERE sha256 = ?", (sha,))
+
+    def vacuum(self) -> None:
+        """Rebuild the database file so that deleted content leaves no copy in it."""
+        self.db.vacuum()
+
+    def create_api_key(self, *, stores: Optional[dict] = None, all_stores: Optional[str] = None,
+                       name: Optional[str] = None, identity: Optional[Identity] = None) -> tuple[ApiKey, str]:
+        """A key for the HTTP API. `stores` maps store names or ids to 'ro' or 'rw'; `all_stores`
+        ('ro' or 'rw') grants every store, present and future ('rw' also lets it create stores).
+        Returns the key and its secret, which exists only here: the database keeps its SHA-256."""
+        scopes = {}
+        for ref, mode in (stores or {}).items():
+            if mode not in ("ro", "rw"):
+                raise errors.InvalidInput(f"access to {ref} must be ro or rw, not {mode!r}")
+            scopes[self.get_store(ref).uid] = mode
+        if all_stores not in (None, "ro", "rw"):
+            raise errors.InvalidInput(f"access to all stores must be ro or rw, not {all_stores!r}")
+        if not scopes and all_stores is None:
+            raise errors.InvalidInput("a key needs at least one store (NAME=ro|rw) or access to all stores")
+        kid = "apikey_" + secrets.token_hex(8)
+        name = name or kid
+        if not isinstance(name, str) or not 1 <= len(name) <= 255 or any(paths._bad_char(c) for c in name):
+            raise errors.InvalidInput("a key name is 1-255 characters without control characters")
+        secret = "sk-memfs-" + secrets.token_urlsafe(32)
+        ident = identity or self.identity
+        with self.db.write() as tx:
+            tx.run("INSERT INTO api_keys (id, name, secret_sha256, scopes, all_stores, created_at, created_by)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (kid, name, sha256(secret.encode()), json.dumps(scopes), all_stores, time.time(), ident.agent))
+            return ApiKey._from(tx.one("SELECT * FROM api_keys WHERE id = ?", (kid,))), secret
+
+    def api_keys(self, include_revoked: bool = True) -> list[ApiKey]:
+        rows = self.db.all("SELECT * FROM api_keys ORDER BY created_at, id")
+        keys = [ApiKey._from(r) for r in rows]
+        return keys if include_revoked else [k for k in keys if k.revoked_at is None]
+
+    def revoke_api_key(self, key_id: str) -> ApiKey:
+        """Revoke a key (by id or name); requests with it fail from now on."""
+        with self.db.write() as tx:
+            r = tx.one("SELECT * FROM api_keys WHERE id = ? OR name = ? ORDER BY created_at LIMIT 1", (key_id, key_id))
+            if r is None:
+                raise errors.NotFound(f"no such API key: {key_id!r}")
+            tx.run("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", (time.time(), r["id"]))
+            return ApiKey._from(tx.one("SELECT * FROM api_keys WHERE id = ?", (r["id"],)))
+
+    def authenticate(self, secret: str) -> Optional[ApiKey]:
+        """The live key with this secret, or None."""
+        if not isinstance(secret, str) or not secret:
+            return None
+        r = self.db.one("SELECT * FROM api_keys WHERE secret_sha256 = ? AND revoked_at IS NULL",
+                        (sha256(secret.encode("utf-8", "surrogateescape")),))
+        return ApiKey._from(r) if r else None
+
+    def has_api_keys(self) -> bool:
+        return self.db.one("SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1") is not None
+
     # ------------------------------------------------------------------ integrity
 
     def doctor(self, read_data: bool = True) -> DoctorReport:
@@ -1095,12 +1511,15 @@ class Memfs:
         return ref if isinstance(ref, Store) else self.get_store(ref)
 
     def _writable(self, tx, store: Store) -> Store:
-        r = tx.one("SELECT * FROM stores WHERE id = ?", (store.id,))
+        """The store as it is now (another process may have archived it or changed its limit)."""
+        r = tx.one("SELECT name, max_content_bytes, archived_at FROM stores WHERE id = ?", (store.id,))
         if r is None:
             raise errors.StoreNotFound(f"no such store: {store.name!r}")
         if r["archived_at"] is not None:
             raise errors.ReadOnly(f"store {r['name']!r} is archived and read-only")
-        return Store._from(r)
+        if (r["name"], r["max_content_bytes"]) == (store.name, store.max_content_bytes):
+            return store
+        return replace(store, name=r["name"], max_content_bytes=r["max_content_bytes"])
 
     def _rev_for(self, store, rev, at) -> Optional[int]:
         if rev is not None and at is not None:
@@ -1173,14 +1592,14 @@ class Memfs:
     @staticmethod
     def _alloc_node(tx, n: int = 1) -> int:
         """Node ids come from one counter (not AUTOINCREMENT) so that ids can be reserved ahead."""
-        tx.run("UPDATE counters SET value = value + ? WHERE name = 'node'", (n,))
-        return tx.scalar("SELECT value FROM counters WHERE name = 'node'") - n + 1
+        return tx.scalar("UPDATE counters SET value = value + ? WHERE name = 'node' RETURNING value", (n,)) - n + 1
 
     def _claim_node(self, tx, node_id):
         if node_id is None:
             return self._alloc_node(tx)
-        if tx.one("SELECT 1 FROM nodes WHERE id = ?", (node_id,)) or node_id > tx.scalar(
-                "SELECT value FROM counters WHERE name = 'node'"):
+        r = tx.one("SELECT EXISTS (SELECT 1 FROM nodes WHERE id = ?) AS taken,"
+                   " (SELECT value FROM counters WHERE name = 'node') AS top", (node_id,))
+        if r["taken"] or node_id > r["top"]:
             raise errors.InvalidInput(f"node id {node_id} is taken or was never reserved")
         return node_id
 
@@ -1194,10 +1613,10 @@ class Memfs:
                 base_rev, ident: Identity, message, now) -> int:
         return tx.run(
             "INSERT INTO revisions (store_id, node_id, op, kind, parent_id, name, path, old_path, sha256, prev_sha256,"
-            " size, mode, base_rev, created_at, agent, session, actor, dream_job, message)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " size, mode, base_rev, created_at, agent, session, actor, dream_job, message, api_key_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (store_id, node_id, op, kind, parent_id, name, path, old_path, sha, prev_sha, size, mode, base_rev, now,
-             ident.agent, ident.session, ident.actor, ident.dream_job, message))
+             ident.agent, ident.session, ident.actor, ident.dream_job, message, ident.api_key_id))
 
     @staticmethod
     def _rev(tx, rev_id) -> Optional[Revision]:

@@ -115,6 +115,24 @@ MIGRATIONS = [
         CREATE INDEX conflicts_store ON conflicts(store_id, id);
         """,
     ),
+    (
+        # the HTTP API: keys (only a hash of the secret is kept) and the key each API write used
+        "m002_api_keys",
+        """
+        ALTER TABLE revisions ADD COLUMN api_key_id TEXT;
+        CREATE INDEX revisions_api_key ON revisions(api_key_id, id) WHERE api_key_id IS NOT NULL;
+        CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            secret_sha256 TEXT NOT NULL UNIQUE,
+            scopes TEXT NOT NULL DEFAULT '{}',
+            all_stores TEXT,
+            created_at REAL NOT NULL,
+            created_by TEXT,
+            revoked_at REAL
+        );
+        """,
+    ),
 ]
 
 
@@ -280,6 +298,16 @@ class SQLiteBackend:
     def check(self) -> list[str]:
         rows = [r[0] for r in self.conn.execute("PRAGMA integrity_check")]
         return [] if rows == ["ok"] else rows
+
+    def vacuum(self) -> None:
+        """Fold the WAL into the file and rebuild it, so that deleted rows (redacted content)
+        leave no copy in free pages or in the WAL."""
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.conn.execute("VACUUM")
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as e:
+            raise _translate(e) from None
 
     def close(self):
         try:

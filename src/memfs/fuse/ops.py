@@ -88,6 +88,8 @@ class FileState:
     unlinked: bool = False
     written: bool = False              # data was written (not only truncated) since the last commit
     mtime_set: bool = False            # a tool set the mtime explicitly (rsync, tar): keep it
+    stale_trunc: bool = False          # truncated over a version this session no longer has
+    kind: str = FILE                   # SYMLINK for a scratch-named link kept in memory (data: target)
     released_at: float = 0.0
 
 
@@ -96,6 +98,7 @@ class Handle:
     st: FileState
     append: bool
     writable: bool
+    trunc: bool = False
 
 
 class MemfsOps(pyfuse3.Operations):
@@ -127,6 +130,7 @@ class MemfsOps(pyfuse3.Operations):
         self.stats = {"commits": 0, "conflicts": 0}
         self.requests: dict[str, int] = {}  # FUSE requests by type, logged at unmount
         self._last_refusal = None
+        self.invalidate_soon: set[int] = set()  # inodes whose kernel cache must go, outside a request
 
     # ------------------------------------------------------------------ inode <-> node
 
@@ -218,7 +222,7 @@ class MemfsOps(pyfuse3.Operations):
     def _state_attr(self, st: FileState, ino=None):
         ro = self.scopes[st.store.id][1] != "rw"
         size = len(st.data) if st.data is not None else 0
-        return self._attr(ino or self.ino(st.node_id), FILE, st.mode, size, st.mtime_ns, st.mtime_ns, ro,
+        return self._attr(ino or self.ino(st.node_id), st.kind, st.mode, size, st.mtime_ns, st.mtime_ns, ro,
                           nlink=0 if st.unlinked else 1)
 
     def _root_attr(self):
@@ -235,6 +239,8 @@ class MemfsOps(pyfuse3.Operations):
 
     @handler
     async def lookup(self, parent_ino, name, ctx=None):
+        if len(name) > paths.MAX_NAME_BYTES:
+            fail(errno.ENAMETOOLONG)
         try:
             name = name.decode("utf-8")
         except UnicodeDecodeError:
@@ -282,6 +288,8 @@ class MemfsOps(pyfuse3.Operations):
         store = self._writable(store_id)
         if fields.update_size:
             if attr.st_size > store.max_content_bytes:
+                if st is not None and st.dirty:
+                    self._abandon(st)
                 fail(errno.EFBIG)
             st = self._state_for_write(nid, store)
             self._load_for_write(st, truncating=attr.st_size == 0)
@@ -318,6 +326,9 @@ class MemfsOps(pyfuse3.Operations):
 
     @handler
     async def readlink(self, ino, ctx):
+        st = self.states.get(self.nid(ino))
+        if st is not None and st.pending and st.kind == SYMLINK:
+            return bytes(st.data)
         n = self._node(ino)
         if n.kind != SYMLINK:
             fail(errno.EINVAL)
@@ -408,6 +419,15 @@ class MemfsOps(pyfuse3.Operations):
         name = self._new_name(d, name)
         if (d.id, name) in self.pending:
             fail(errno.EEXIST)
+        if is_scratch(name, d.name):  # a tool's probe (git init): kept in memory like scratch files
+            if self.m.child(d.id, name) is not None:
+                fail(errno.EEXIST)
+            st = FileState(node_id=self._new_node_id(), store=store, parent_id=d.id, name=name, mode=0o777,
+                           mtime_ns=time.time_ns(), data=bytearray(target), dirty=True, pending=True,
+                           scratch=True, kind=SYMLINK, released_at=time.monotonic())
+            self.pending[(d.id, name)] = st
+            self.states[st.node_id] = st
+            return self._state_attr(st)
         n = self.m.symlink(store, paths.join(d.path, name), target, node_id=self._new_node_id())
         self.own_revs.add(n.head_rev)
         return self._node_attr(n)
@@ -415,10 +435,15 @@ class MemfsOps(pyfuse3.Operations):
     @handler
     async def link(self, ino, new_parent_ino, new_name, ctx):
         # hard links would give one file two paths and two histories; git falls back to rename
+        for i in (ino, new_parent_ino):
+            if i >= virtual.VBASE:
+                fail(errno.EROFS)
+            self._writable(self._node(i).store_id)
         fail(errno.EPERM)
 
     @handler
     async def mknod(self, parent_ino, name, mode, rdev, ctx):
+        self._writable(self._dir_node(parent_ino).store_id)
         fail(errno.EPERM)
 
     @handler
@@ -458,9 +483,10 @@ class MemfsOps(pyfuse3.Operations):
         if p_old >= virtual.VBASE or p_new >= virtual.VBASE:
             fail(errno.EROFS)
         dold, dnew = self._dir_node(p_old), self._dir_node(p_new)
+        store = self._writable(dold.store_id)
+        self._writable(dnew.store_id)
         if dold.store_id != dnew.store_id:
             fail(errno.EXDEV)
-        store = self._writable(dold.store_id)
         name_old, name_new = paths.check_name(name_old), self._new_name(dnew, name_new)
         dst_path = paths.join(dnew.path, name_new)
         dst_pending = self.pending.get((dnew.id, name_new))
@@ -486,6 +512,8 @@ class MemfsOps(pyfuse3.Operations):
         self.own_revs.add(rev.id)
         if replaced is not None:
             self._unlinked(replaced)
+        if st is not None:  # open descriptors follow the file
+            st.parent_id, st.name = dnew.id, name_new
         self._move_seen(store.id, n.path, dst_path)
 
     def _rename_pending(self, st, store, dnew, name_new, dst_path, dst_pending, dst_node):
@@ -500,7 +528,7 @@ class MemfsOps(pyfuse3.Operations):
             self.pending[(st.parent_id, st.name)] = st
             fail(errno.EISDIR)
         st.parent_id, st.name = dnew.id, name_new
-        st.scratch = is_scratch(name_new)
+        st.scratch = is_scratch(name_new, dnew.name)
         self.pending[(dnew.id, name_new)] = st
         if st.scratch:
             return
@@ -535,12 +563,12 @@ class MemfsOps(pyfuse3.Operations):
             return fi, await self.getattr(ino, ctx)
         st = FileState(node_id=self._new_node_id(), store=store, parent_id=d.id, name=name,
                        mode=mode & ~ctx.umask & 0o7777, mtime_ns=time.time_ns(), data=bytearray(),
-                       dirty=True, truncated=True, pending=True, scratch=is_scratch(name))
+                       dirty=True, truncated=True, pending=True, scratch=is_scratch(name, d.name))
         self.pending[(d.id, name)] = st
         self.states[st.node_id] = st
         st.opens += 1
         fh = self._next_fh()
-        self.handles[fh] = Handle(st, bool(flags & os.O_APPEND), True)
+        self.handles[fh] = Handle(st, bool(flags & os.O_APPEND), True, bool(flags & os.O_TRUNC))
         return pyfuse3.FileInfo(fh=fh, keep_cache=True), self._state_attr(st)
 
     @handler
@@ -574,7 +602,7 @@ class MemfsOps(pyfuse3.Operations):
         self.states[st.node_id] = st
         st.opens += 1
         fh = self._next_fh()
-        self.handles[fh] = Handle(st, bool(flags & os.O_APPEND), writable)
+        self.handles[fh] = Handle(st, bool(flags & os.O_APPEND), writable, bool(flags & os.O_TRUNC))
         return pyfuse3.FileInfo(fh=fh, keep_cache=True)
 
     @handler
@@ -612,11 +640,19 @@ class MemfsOps(pyfuse3.Operations):
             st.append_only = False
         end = off + len(buf)
         if end > store.max_content_bytes:
+            self._abandon(st)
             fail(errno.EFBIG)
         if off > len(st.data):
             st.data.extend(b"\0" * (off - len(st.data)))  # a write past the end leaves zeros
         st.data[off:end] = buf
         st.dirty = st.written = True
+        if st.stale_trunc:
+            # rewriting a file another session changed since this one read it: refused at the
+            # first write that differs from what is stored (identical content always succeeds)
+            n = self.m.node(st.node_id)
+            if n is not None and not self._blob(n.sha256).startswith(bytes(st.data)):
+                self._refuse(st, store, n.path, self.seen.get((store.id, n.path)),
+                             "stale: another session changed the file after this one read it")
         st.mtime_ns = time.time_ns()
         return len(buf)
 
@@ -626,10 +662,10 @@ class MemfsOps(pyfuse3.Operations):
         if h is None or isinstance(h, virtual.VHandle):
             return
         st = h.st
-        # Not yet written since open(O_TRUNC|O_CREAT): the shell's `> f` closes a dup'd descriptor
-        # before writing; committing that empty file would add a revision nobody meant. Release
-        # commits it if nothing follows.
-        if st.dirty and st.written and not (st.pending and st.scratch):
+        # Opened with O_TRUNC and not yet written: the shell's `> f` closes a duplicate descriptor
+        # before the command writes; committing then would add an empty revision nobody meant.
+        # Release commits it if nothing follows. (touch and O_CREAT without O_TRUNC commit here.)
+        if st.dirty and (st.written or not h.trunc) and not (st.pending and st.scratch):
             self._commit(st)
 
     @handler
@@ -764,7 +800,11 @@ class MemfsOps(pyfuse3.Operations):
             if not st.append_only and not st.truncated and n.sha256 != st.loaded_sha:
                 self._refuse(st, st.store, n.path, st.loaded_sha, "changed by another session while open", incoming)
             return
-        if not append:  # appends go to the current end and never conflict
+        key = (st.store.id, n.path)
+        stale = (self.armed.get(key) or self.seen.get(key)) not in (None, n.sha256)
+        if truncating:
+            st.stale_trunc = stale
+        elif not append:  # appends go to the current end and never conflict
             self._check_fresh(st.store, n.path, n.sha256, st, incoming)
         st.loaded_sha = n.sha256
         st.truncated = truncating
@@ -809,8 +849,15 @@ class MemfsOps(pyfuse3.Operations):
         path = self._path(st)
         key = (store.id, path)
         content = bytes(st.data or b"")
-        armed = self.armed.pop(key, None)
+        armed = self.armed.get(key)  # consumed by a commit that succeeds, kept by one refused
         try:
+            if st.pending and st.kind == SYMLINK:
+                n = self.m.symlink(store, path, bytes(st.data), node_id=st.node_id)
+                self.pending.pop((st.parent_id, st.name), None)
+                st.pending = st.dirty = False
+                self.own_revs.add(n.head_rev)
+                self.states.pop(st.node_id, None)
+                return
             if st.pending:
                 cur = self.m.lookup(store, path)
                 expected = armed or (self.seen.get(key) if cur is not None else None)
@@ -826,33 +873,44 @@ class MemfsOps(pyfuse3.Operations):
                 else:
                     self.pending.pop((st.parent_id, st.name), None)
                 st.pending = False
+            elif st.append_only and not st.truncated and not armed:
+                # appends go to the end of what is stored now, in one transaction: never a conflict
+                expected = None
+                r = self.m.append(store, path, bytes(st.appended), mode=st.mode,
+                                  mtime_ns=st.mtime_ns if st.mtime_set else None)
+                content = None
             else:
-                if st.append_only and not st.truncated:
-                    cur = self.m.node(st.node_id)
-                    if cur is not None and cur.sha256 != st.loaded_sha:  # appends go to the current end
-                        content = self._blob(cur.sha256) + bytes(st.appended)
-                    expected = cur.sha256 if cur is not None else None
-                else:
-                    expected = armed or (st.loaded_sha if not st.truncated else self.seen.get(key))
+                expected = armed or (st.loaded_sha if not st.truncated else self.seen.get(key))
                 r = self.m.write(store, path, content, if_match=expected, mode=st.mode,
                                  mtime_ns=st.mtime_ns if st.mtime_set else None)
-        except errors.PreconditionFailed as e:
-            self.armed.pop(key, None)
+        except errors.PreconditionFailed:
             self._refuse(st, store, path, expected, "stale: the file changed since this session's version")
         except errors.ContentTooLarge:
-            st.data, st.dirty = None, False
+            self._abandon(st)
             fail(errno.EFBIG)
+        self.armed.pop(key, None)
         if r.revision is not None:
             self.own_revs.add(r.revision.id)
             self.stats["commits"] += 1
         self.seen[key] = r.node.sha256
-        st.dirty = st.written = st.mtime_set = False
+        st.dirty = st.written = st.mtime_set = st.stale_trunc = False
         st.truncated = False
         st.data = None
         st.loaded_sha = r.node.sha256
         st.appended = bytearray()
         st.append_only = True
-        self._blobs[r.node.sha256] = content
+        if content is not None:
+            self._blobs[r.node.sha256] = content
+
+    def _abandon(self, st: FileState):
+        """Drop a change that cannot be stored (too large): nothing of it reaches the store, and
+        a file created for it goes away."""
+        if st.pending:
+            self.pending.pop((st.parent_id, st.name), None)
+            self._unlinked(st)
+        else:
+            st.data, st.dirty, st.written, st.truncated, st.stale_trunc = None, False, False, False, False
+        self.invalidate_soon.add(self.ino(st.node_id))
 
     def commit_all(self):
         """Before unmount: everything written and not yet committed (scratch files included)."""
@@ -883,22 +941,32 @@ class MemfsOps(pyfuse3.Operations):
     async def follow_changes(self, interval: float = 0.2):
         """Drop kernel caches for what other sessions (other mounts, the API, reverts, dreams)
         changed, driven by the revision feed."""
-        version = self.m.db.data_version()
+        version = None
         while True:
             await trio.sleep(interval)
-            self.sweep_scratch()
-            v = self.m.db.data_version()
-            if v == version:
-                continue
-            version = v
-            for r in self.m.changes(after=self.cursor, limit=100000):
-                self.cursor = r.id
-                if r.id in self.own_revs:
-                    self.own_revs.discard(r.id)
+            try:  # a failure here (a locked database, say) must not take the mount down
+                self.sweep_scratch()
+                while self.invalidate_soon:
+                    ino = self.invalidate_soon.pop()
+                    try:
+                        await trio.to_thread.run_sync(pyfuse3.invalidate_inode, ino)
+                    except OSError:
+                        pass
+                v = self.m.db.data_version()
+                if v == version:
                     continue
-                if r.store_id not in self.scopes:
-                    continue
-                await self._invalidate(r)
+                version = v
+                for r in self.m.changes(after=self.cursor, limit=100000):
+                    self.cursor = r.id
+                    if r.id in self.own_revs:
+                        self.own_revs.discard(r.id)
+                        continue
+                    if r.store_id in self.scopes:
+                        await self._invalidate(r)
+            except errors.MemfsError as e:
+                log.warning("following changes: %s (retrying)", e)
+            except Exception:
+                log.exception("following changes failed (retrying)")
 
     async def _invalidate(self, r):
         st = self.states.get(r.node_id)

@@ -21,7 +21,8 @@ _PATTERNS = [
     r"\.~lock\..+#",                  # LibreOffice
 ]
 _RE = re.compile("|".join(f"(?:{p})" for p in _PATTERNS))
+_GIT_PROBE = re.compile(r"t[A-Za-z0-9]{6}")  # git init's probes (symlinks, case) inside .git
 
 
-def is_scratch(name: str) -> bool:
-    return _RE.fullmatch(name) is not None
+def is_scratch(name: str, dirname: str = "") -> bool:
+    return _RE.fullmatch(name) is not None or (dirname == ".git" and _GIT_PROBE.fullmatch(name) is not None)
