@@ -305,6 +305,8 @@ class MemfsOps(pyfuse3.Operations):
             st.mtime_ns = time.time_ns()
             if fh is None:  # truncate(2) by path: no close will follow
                 self._commit(st)
+                if st.opens == 0 and not st.pending:
+                    self.states.pop(st.node_id, None)
         if fields.update_mode:
             mode = attr.st_mode & 0o7777
             if st is not None and st.pending:
@@ -519,28 +521,29 @@ class MemfsOps(pyfuse3.Operations):
     def _rename_pending(self, st, store, dnew, name_new, dst_path, dst_pending, dst_node):
         """A file this mount created and has not committed (a scratch file, typically) moves onto
         a name: the content becomes one revision of the target."""
+        if dst_node is not None and dst_node.kind == DIR:
+            fail(errno.EISDIR)
+        old = (st.parent_id, st.name, st.scratch)
         self.pending.pop((st.parent_id, st.name))
         if dst_pending is not None:
             self.pending.pop((dnew.id, name_new))
-            self._unlinked(dst_pending)
-        old = (st.parent_id, st.name, st.scratch)
-        if dst_node is not None and dst_node.kind == DIR:
-            self.pending[(st.parent_id, st.name)] = st
-            fail(errno.EISDIR)
         st.parent_id, st.name = dnew.id, name_new
         st.scratch = is_scratch(name_new, dnew.name)
         self.pending[(dnew.id, name_new)] = st
-        if st.scratch:
-            return
-        try:
-            self._commit(st)
-        except pyfuse3.FUSEError:
-            # refused: the file stays where it was (the kernel keeps the old name too)
-            self.pending.pop((dnew.id, name_new), None)
-            st.parent_id, st.name, st.scratch = old
-            st.dirty = True
-            self.pending[(st.parent_id, st.name)] = st
-            raise
+        if not st.scratch:
+            try:
+                self._commit(st)
+            except pyfuse3.FUSEError:
+                # refused: both files stay as they were (the kernel keeps the old names too)
+                self.pending.pop((dnew.id, name_new), None)
+                if dst_pending is not None:
+                    self.pending[(dnew.id, name_new)] = dst_pending
+                st.parent_id, st.name, st.scratch = old
+                st.dirty = True
+                self.pending[(st.parent_id, st.name)] = st
+                raise
+        if dst_pending is not None:
+            self._unlinked(dst_pending)
 
     def _move_seen(self, store_id, src, dst):
         for key in [k for k in self.seen if k[0] == store_id and (k[1] == src or k[1].startswith(src + "/"))]:
