@@ -20,6 +20,11 @@ demo: setup
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# crashes, contention, full disks, locks, random operation sequences (a few minutes; also part
+# of `make test`); ends with a table of writes acknowledged, found and lost
+torture: setup
+	MEMFS_TORTURE_ROUNDS=40 MEMFS_TORTURE_CYCLES=80 $(VENV)/bin/pytest -q tests/torture
+
 bench: setup
 	$(PY) scripts/bench
 

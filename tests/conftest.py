@@ -1,11 +1,15 @@
-"""Fixtures shared by every layer: a throwaway user directory and database, a store, a CLI runner."""
+"""Fixtures shared by every layer: a throwaway user directory and database, a store, a CLI runner,
+and real FUSE mounts (`mounter`), always unmounted at the end."""
 
 import os
+import signal
+import subprocess
 
 import pytest
 from click.testing import CliRunner
 
 from memfs import Identity, Memfs
+from mounting import Mount, fuse_usable, memfs, mounted
 
 
 @pytest.fixture(autouse=True)
@@ -48,3 +52,54 @@ def memfs_cli(runner, db_path):
                              catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture
+def mounter(db_path, tmp_path):
+    """mounter('team-sre=rw', 'org=ro', agent='a1', session='s1') -> Mount (a live mount). Skips the
+    test where FUSE is unusable. Fails the test if a daemon logged an error, unless the test set
+    `mounter.allow_errors = True` (fault injection)."""
+    if not fuse_usable():
+        pytest.skip("FUSE is not usable here (/dev/fuse, fusermount3)")
+    mounts: list[Mount] = []
+
+    def mount(*stores, agent="agent-1", session=None, name=None):
+        mp = tmp_path / (name or f"mnt{len(mounts)}")
+        mp.mkdir(exist_ok=True)
+        log = str(tmp_path / f"{mp.name}.log")
+        args = ["mount", str(mp), "--agent", agent, "--log", log]
+        for s in stores:
+            args += ["--store", s]
+        if session:
+            args += ["--session", session]
+        p = memfs(db_path, *args)
+        # "mounted ... (session S, pid N, log L)"
+        info = p.stdout.rsplit("(", 1)[1].rstrip(")\n")
+        fields = dict(part.strip().split(" ", 1) for part in info.split(","))
+        m = Mount(db_path, mp, int(fields["pid"]), fields["session"], log)
+        mounts.append(m)
+        return m
+
+    mount.allow_errors = False
+    yield mount
+    for m in mounts:
+        if os.path.realpath(m.path) in mounted():
+            memfs(db_path, "umount", str(m.path), check=False, timeout=30)
+        if os.path.realpath(m.path) in mounted():
+            subprocess.run(["fusermount3", "-u", "-z", str(m.path)], capture_output=True)
+        try:
+            os.kill(m.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    bad = [m for m in mounts if "Traceback" in m.log_text() or "ERROR" in m.log_text()]
+    assert mount.allow_errors or not bad, "a mount daemon logged an error:\n" + "\n".join(m.log_text() for m in bad)
+
+
+@pytest.fixture
+def seeded(db_path):
+    """A database with a store 'team-sre' and an 'org-knowledge' store holding one file."""
+    with Memfs(db_path, identity=Identity(agent="seed", actor="operator")) as m:
+        m.create_store("team-sre", "SRE notes")
+        org = m.create_store("org-knowledge", "What the org knows")
+        m.write(org, "/policies/oncall.md", b"Page the secondary after 15 minutes.\n")
+    return db_path

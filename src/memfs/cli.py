@@ -332,15 +332,20 @@ def mv(c, ref, dst, no_clobber):
 @click.option("--until", help="Only changes until.")
 @click.option("--op", "ops", multiple=True, help="Only these operations (write, create, delete, rename, ...).")
 @click.option("-n", "--limit", type=int, default=0, help="At most N revisions (0: all).")
+@click.option("--after", type=int, help="Only revisions after this one (a cursor: the id of the last seen).")
+@click.option("-f", "--follow", is_flag=True, help="Print revisions as they are committed, oldest first, until "
+              "interrupted (with --json: one JSON object per line); from --after, else from now.")
 @output_options
 @pass_m
-def log(c, ref, agent_f, session_f, since, until, ops, limit, fmt):
+def log(c, ref, agent_f, session_f, since, until, ops, limit, after, follow, fmt):
     """The revision log of everything, a store, or a path (newest first)."""
     store = path = None
     if ref:
         store, _, path = ref.partition(":")
         path = path or None
-    revs = c.m.log(store, path, agent=agent_f, session=session_f, ops=ops or None,
+    if follow:
+        return _follow(c, store, path, agent_f, session_f, ops, after, fmt)
+    revs = c.m.log(store, path, agent=agent_f, session=session_f, ops=ops or None, after=after,
                    since=config.parse_time(since) if since else None,
                    until=config.parse_time(until) if until else None, limit=limit or None)
     emit([rev_dict(r) for r in revs], fmt, ["id", "time", "store_name", "op", "path", "sha256", "agent", "session", "actor"],
@@ -472,8 +477,9 @@ def doctor(c, read_data, as_json):
 @click.option("--debug", is_flag=True, help="Log every FUSE request.")
 @click.option("--agent", "agent_opt", help="Agent id recorded on every change made through the mount.")
 @click.option("--session", "session_opt", help="Session id (default: a new one).")
+@click.option("--allow-other", is_flag=True, help="Let other users see the mount (private to you by default).")
 @pass_m
-def mount(c, mountpoint, stores, foreground, log_path, debug, agent_opt, session_opt):
+def mount(c, mountpoint, stores, foreground, log_path, debug, agent_opt, session_opt, allow_other):
     """Mount memory stores as directories (returns once the mount is ready)."""
     from .fuse import daemon
 
@@ -492,9 +498,11 @@ def mount(c, mountpoint, stores, foreground, log_path, debug, agent_opt, session
 
         logging.basicConfig(level=logging.DEBUG if debug else logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        sys.exit(daemon.run(c.db_path, mp, specs, agent=agent, session=session, debug=debug))
+        sys.exit(daemon.run(c.db_path, mp, specs, agent=agent, session=session, debug=debug,
+                            allow_other=allow_other))
     log_path = log_path or str(config.user_dir() / "logs" / (mp.strip("/").replace("/", "_") + ".log"))
-    info = daemon.spawn(c.db_path, mp, specs, agent=agent, session=session, log_path=log_path)
+    info = daemon.spawn(c.db_path, mp, specs, agent=agent, session=session, log_path=log_path,
+                        allow_other=allow_other)
     click.echo(f"mounted {', '.join(f'{n}={s}' for n, s in specs)} on {mp} "
                f"(session {info['session']}, pid {info['pid']}, log {info['log']})")
 
@@ -535,6 +543,28 @@ def prompt(c, stores, mount_root):
 
 
 # ---------------------------------------------------------------------------- the HTTP API
+
+
+def _follow(c, store, path, agent, session, ops, after, fmt):
+    """`memfs log --follow`: the change feed, polled, printed as it grows; every line carries its
+    revision id, the cursor to resume from with --after."""
+    import time
+
+    if fmt == "csv":
+        raise errors.InvalidInput("--follow prints log lines or JSON lines, not CSV")
+    if store:
+        c.m.get_store(store)  # an unknown store fails now, not never
+    cursor = c.m.head() if after is None else after
+    while True:
+        revs = c.m.log(store, path, agent=agent, session=session, ops=ops or None, after=cursor,
+                       newest_first=False, limit=1000)
+        for r in revs:
+            click.echo(json.dumps(rev_dict(r), default=str) if fmt in ("json", "nl") else rev_line(r))
+        sys.stdout.flush()
+        if revs:
+            cursor = revs[-1].id
+        else:
+            time.sleep(0.2)
 
 
 @cli.command()

@@ -56,6 +56,11 @@ class PreconditionFailed(MemfsError):
         self.current_sha256 = current_sha256
 
 
+class Leased(PreconditionFailed):
+    """Another session is rewriting the file right now (it holds the write lease, from its first
+    write() to its close()); treated like a stale write."""
+
+
 class InvalidInput(MemfsError):
     errno = _errno.EINVAL
     http_status = 400

@@ -14,6 +14,7 @@ names, limits, scopes and preconditions, and it alone appends revisions. Invaria
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import os
@@ -28,9 +29,38 @@ from . import errors, paths
 from .backends import open_backend
 
 DEFAULT_MAX_CONTENT = 100 * 1024
+# how long a write lease holds without being renewed or released ($MEMFS_LEASE_SECONDS)
+LEASE_SECONDS = float(os.environ.get("MEMFS_LEASE_SECONDS") or 5.0)
 FILE, DIR, SYMLINK = "file", "dir", "symlink"
 ACTORS = ("agent", "operator", "api", "dream")
 GONE_OPS = ("delete", "rmdir")
+
+
+def _waits_for_leases(method):
+    """A write from a caller that holds no lease waits (bounded) while another session's write
+    lease on the file runs out or is released; a lease holder, or a write inside a larger
+    transaction, gets `errors.Leased` at once."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kw):
+        deadline = time.monotonic() + LEASE_SECONDS + 1
+        delay = 0.002
+        while True:
+            try:
+                return method(self, *args, **kw)
+            except errors.Leased:
+                if kw.get("lease_owner") is not None or self.db.in_transaction or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+
+    return wrapper
+
+
+def _check_lease(row, owner, what: str):
+    if row["lease_owner"] and row["lease_owner"] != owner and (row["lease_until"] or 0) > time.time():
+        raise errors.Leased(f"{what} is being written by another session right now; read it again and retry",
+                            current_sha256=row["sha256"])
 
 
 def sha256(data: bytes) -> str:
@@ -289,6 +319,75 @@ class RedactReport:
     current: list = field(default_factory=list)  # matching revisions left alone: a live file shows them
     blobs_removed: int = 0
     conflicts_blanked: int = 0
+
+
+@dataclass
+class TranscriptInfo:
+    """A registered transcript file: what it is, which session it records, what it held."""
+
+    id: int
+    path: str
+    format: str
+    session_id: str
+    agent: Optional[str]
+    stores: list
+    size: int
+    mtime: Optional[float]
+    started_at: Optional[float]
+    ended_at: Optional[float]
+    stats: dict
+    added_at: float
+    updated_at: float
+
+    @classmethod
+    def _from(cls, r):
+        d = dict(r)
+        d["stores"], d["stats"] = json.loads(d["stores"]), json.loads(d["stats"])
+        return cls(**d)
+
+
+DREAM_STATUSES = ("pending", "running", "completed", "failed", "canceled")
+DREAM_REVIEWS = ("proposed", "applied", "partially_applied", "rejected", "reverted")
+_DREAM_JSON = ("inputs", "output", "proposal", "usage", "error", "applied")
+
+
+@dataclass
+class DreamJob:
+    """A dream job: inputs, life-cycle status, base revision, the proposal (structured data),
+    usage, timings, errors, and what of it was applied (`review`, `applied`)."""
+
+    id: str
+    store_id: int
+    status: str
+    engine: str
+    model: Optional[str]
+    instructions: Optional[str]
+    inputs: dict
+    output: dict
+    base_rev: Optional[int]
+    proposal: Optional[dict]
+    usage: dict
+    error: Optional[dict]
+    review: str
+    applied: dict
+    host: Optional[str]
+    pid: Optional[int]
+    created_at: float
+    started_at: Optional[float]
+    ended_at: Optional[float]
+    applied_at: Optional[float]
+    cancel_requested_at: Optional[float]
+    store_name: Optional[str] = None
+
+    @classmethod
+    def _from(cls, r):
+        d = dict(r)
+        for k in _DREAM_JSON:
+            d[k] = json.loads(d[k]) if d.get(k) is not None else None
+        return cls(**d)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
 
 
 def _now_ns() -> int:
@@ -572,15 +671,18 @@ class Memfs:
 
     # ------------------------------------------------------------------ writing
 
+    @_waits_for_leases
     def write(self, ref, path: str, content: bytes, *, if_match: Optional[str] = None,
               if_absent: bool = False, mode: Optional[int] = None, message: Optional[str] = None,
               parents: bool = True, identity: Optional[Identity] = None, node_id: Optional[int] = None,
-              mtime_ns: Optional[int] = None) -> WriteResult:
+              mtime_ns: Optional[int] = None, lease_owner: Optional[str] = None) -> WriteResult:
         """Create or replace a file. `if_match` (a content hash) or `if_absent` make it conditional:
         a mismatch raises PreconditionFailed carrying the stored hash. Writing the content that is
         already there succeeds without a new revision. `node_id` (from `reserve_node_ids`) is the id
         a newly created file gets; a mount hands it to the kernel as the inode before the commit.
-        `mtime_ns` keeps a modification time a tool set before the commit (rsync, tar)."""
+        `mtime_ns` keeps a modification time a tool set before the commit (rsync, tar). A file
+        under another session's write lease is waited for (see `lease`); the commit of the lease
+        holder (`lease_owner`) releases it."""
         if isinstance(content, str):
             content = content.encode("utf-8")
         if not isinstance(content, (bytes, bytearray, memoryview)):
@@ -604,6 +706,8 @@ class Memfs:
             cur = tx.one("SELECT * FROM nodes WHERE store_id = ? AND path = ?", (store.id, path))
             if cur is not None and cur["kind"] == DIR:
                 raise errors.IsADirectory(f"{store.name}:{path} is a directory")
+            if cur is not None:
+                _check_lease(cur, lease_owner, f"{store.name}:{path}")
             if cur is not None and cur["kind"] == FILE and cur["sha256"] == digest and (mode is None or mode == cur["mode"]):
                 return WriteResult(Node._from(cur), None)  # identical content: a no-op, even if a precondition fails
             cur_sha = cur["sha256"] if cur is not None else None
@@ -632,7 +736,8 @@ class Memfs:
                 m = cur["mode"] if mode is None else (mode & 0o7777)
             rev = self._append(tx, store.id, nid, op, FILE, parent, name, path, None, digest, cur_sha, len(content), m,
                                base, ident, message, now)
-            tx.run("UPDATE nodes SET sha256 = ?, size = ?, mode = ?, mtime_ns = ?, ctime_ns = ?, head_rev = ? WHERE id = ?",
+            tx.run("UPDATE nodes SET sha256 = ?, size = ?, mode = ?, mtime_ns = ?, ctime_ns = ?, head_rev = ?,"
+                   " lease_owner = NULL, lease_until = NULL WHERE id = ?",
                    (digest, len(content), m, mtime, ns, rev, nid))
             # built from what was just written rather than read back: this is the hot path
             return WriteResult(
@@ -641,8 +746,10 @@ class Memfs:
                          base, now, ident.agent, ident.session, ident.actor, ident.dream_job, message,
                          store_name=store.name))
 
+    @_waits_for_leases
     def append(self, ref, path: str, data: bytes, *, mode: Optional[int] = None, message: Optional[str] = None,
-               identity: Optional[Identity] = None, mtime_ns: Optional[int] = None) -> WriteResult:
+               identity: Optional[Identity] = None, mtime_ns: Optional[int] = None,
+               lease_owner: Optional[str] = None) -> WriteResult:
         """Append to a file (created if missing), read-modify-write in one transaction: appends
         from many writers never conflict and never lose each other's bytes."""
         store = self._store(ref)
@@ -653,7 +760,7 @@ class Memfs:
                 raise errors.IsADirectory(f"{store.name}:{path} is not a file")
             base = self.blob(cur["sha256"]) if cur is not None else b""
             return self.write(store, path, base + bytes(data), mode=mode, message=message, identity=identity,
-                              mtime_ns=mtime_ns)
+                              mtime_ns=mtime_ns, lease_owner=lease_owner)
 
     def mkdir(self, ref, path: str, *, mode: int = 0o755, parents: bool = False, exist_ok: bool = False,
               message: Optional[str] = None, identity: Optional[Identity] = None, node_id: Optional[int] = None) -> Node:
@@ -707,8 +814,9 @@ class Memfs:
             tx.run("UPDATE nodes SET head_rev = ? WHERE id = ?", (rev, nid))
             return Node._from(tx.one("SELECT * FROM nodes WHERE id = ?", (nid,)))
 
+    @_waits_for_leases
     def delete(self, ref, path: str, *, if_match: Optional[str] = None, message: Optional[str] = None,
-               identity: Optional[Identity] = None) -> Revision:
+               identity: Optional[Identity] = None, lease_owner: Optional[str] = None) -> Revision:
         """Delete a file or symlink (directories: `rmdir`)."""
         if if_match is not None:
             if_match = check_hash(if_match)
@@ -722,6 +830,7 @@ class Memfs:
                 raise errors.PathNotFound(f"{store.name}:{path}: no such file")
             if cur["kind"] == DIR:
                 raise errors.IsADirectory(f"{store.name}:{path} is a directory (use rmdir)")
+            _check_lease(cur, lease_owner, f"{store.name}:{path}")
             if if_match is not None and cur["sha256"] != if_match:
                 raise errors.PreconditionFailed(f"{store.name}:{path} changed since {if_match[:12]}",
                                                 current_sha256=cur["sha256"])
@@ -761,8 +870,10 @@ class Memfs:
             revs = [self._remove(tx, store, r, "rmdir" if r["kind"] == DIR else "delete", ident, message) for r in rows]
             return [self._rev(tx, r) for r in revs]
 
+    @_waits_for_leases
     def rename(self, ref, src: str, dst: str, *, noreplace: bool = False, if_match: Optional[str] = None,
-               message: Optional[str] = None, identity: Optional[Identity] = None) -> Revision:
+               message: Optional[str] = None, identity: Optional[Identity] = None,
+               lease_owner: Optional[str] = None) -> Revision:
         """Move a file, symlink or whole directory. The node keeps its id. An existing target is
         replaced as POSIX rename does (recorded as its deletion), unless `noreplace`. `if_match`
         guards the source's content."""
@@ -780,6 +891,7 @@ class Memfs:
             s = tx.one("SELECT * FROM nodes WHERE store_id = ? AND path = ?", (store.id, src))
             if s is None:
                 raise errors.PathNotFound(f"{store.name}:{src}: no such file or directory")
+            _check_lease(s, lease_owner, f"{store.name}:{src}")
             if if_match is not None and s["sha256"] != if_match:
                 raise errors.PreconditionFailed(f"{store.name}:{src} changed since {if_match[:12]}",
                                                 current_sha256=s["sha256"])
@@ -791,6 +903,7 @@ class Memfs:
             if d is not None:
                 if noreplace:
                     raise errors.AlreadyExists(f"{store.name}:{dst} already exists")
+                _check_lease(d, lease_owner, f"{store.name}:{dst}")
                 if d["kind"] == DIR:
                     if s["kind"] != DIR:
                         raise errors.IsADirectory(f"{store.name}:{dst} is a directory")
@@ -1201,7 +1314,8 @@ class Memfs:
         if cur is not None and cur["id"] != own_id:
             if cur["kind"] == FILE:
                 raise errors.AlreadyExists(f"{store.name}:{path} already exists", node_id=cur["id"])
-            raise errors.AlreadyExists(f"{store.name}:{path} is a directory of other files")
+            what = "a directory of other files" if cur["kind"] == DIR else "a symbolic link"
+            raise errors.AlreadyExists(f"{store.name}:{path} is {what}")
         anc = paths.split(path)[0]
         while anc != "/":
             r = tx.one("SELECT id, kind FROM nodes WHERE store_id = ? AND path = ?", (store.id, anc))
@@ -1463,6 +1577,171 @@ class Memfs:
     def has_api_keys(self) -> bool:
         return self.db.one("SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1") is not None
 
+    # ------------------------------------------------------------------ transcripts and dream jobs
+    # What `memfs dream` keeps: the transcript registry, jobs, the per-store lock, model calls.
+
+    def add_transcript(self, path: str, fmt: str, session_id: str, *, agent: Optional[str] = None,
+                       stores: Optional[list] = None, size: int = 0, mtime: Optional[float] = None,
+                       started_at: Optional[float] = None, ended_at: Optional[float] = None,
+                       stats: Optional[dict] = None) -> TranscriptInfo:
+        """Register (or refresh) a transcript file; a file is registered once, by its path."""
+        if not session_id or not isinstance(session_id, str):
+            raise errors.InvalidInput(f"{path}: a transcript needs a session id")
+        now = time.time()
+        with self.db.write() as tx:
+            cur = tx.one("SELECT id, agent, stores FROM transcripts WHERE path = ?", (path,))
+            if cur is None:
+                tx.run("INSERT INTO transcripts (path, format, session_id, agent, stores, size, mtime, started_at,"
+                       " ended_at, stats, added_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (path, fmt, session_id, agent, json.dumps(sorted(stores or [])), size, mtime, started_at,
+                        ended_at, json.dumps(stats or {}), now, now))
+            else:
+                merged = sorted(set(json.loads(cur["stores"])) | set(stores or []))
+                tx.run("UPDATE transcripts SET format = ?, session_id = ?, agent = ?, stores = ?, size = ?, mtime = ?,"
+                       " started_at = ?, ended_at = ?, stats = ?, updated_at = ? WHERE id = ?",
+                       (fmt, session_id, agent or cur["agent"], json.dumps(merged), size, mtime, started_at, ended_at,
+                        json.dumps(stats or {}), now, cur["id"]))
+            return TranscriptInfo._from(tx.one("SELECT * FROM transcripts WHERE path = ?", (path,)))
+
+    def transcripts(self, *, session_ids: Optional[Iterable[str]] = None, store=None,
+                    since: Optional[float] = None) -> list[TranscriptInfo]:
+        """Registered transcripts, oldest first: of some sessions, registered for a store, or
+        active since a time."""
+        where, params = [], []
+        if session_ids is not None:
+            ids = list(session_ids)
+            if not ids:
+                return []
+            if len(ids) > 500:  # too many to bind: filter after reading
+                rows = self.transcripts(store=store, since=since)
+                want = set(ids)
+                return [t for t in rows if t.session_id in want]
+            where.append(f"session_id IN ({', '.join('?' * len(ids))})"), params.extend(ids)
+        if since is not None:
+            where.append("COALESCE(ended_at, started_at, mtime, added_at) >= ?"), params.append(since)
+        sql = "SELECT * FROM transcripts" + (" WHERE " + " AND ".join(where) if where else "")
+        rows = [TranscriptInfo._from(r) for r in self.db.all(sql + " ORDER BY COALESCE(started_at, added_at), id",
+                                                             params)]
+        if store is not None:
+            s = self._store(store)
+            rows = [t for t in rows if s.name in t.stores or s.uid in t.stores]
+        return rows
+
+    def create_dream_job(self, ref, *, engine: str, model: Optional[str] = None, instructions: Optional[str] = None,
+                         inputs: Optional[dict] = None, output: Optional[dict] = None) -> DreamJob:
+        store = self._store(ref)
+        if instructions is not None and len(instructions) > 4096:
+            raise errors.InvalidInput("instructions are longer than 4,096 characters")
+        jid = "drm_" + secrets.token_hex(10)
+        with self.db.write() as tx:
+            tx.run("INSERT INTO dream_jobs (id, store_id, status, engine, model, instructions, inputs, output, host, pid,"
+                   " created_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (jid, store.id, engine, model, instructions, json.dumps(inputs or {}), json.dumps(output or {}),
+                    socket.gethostname(), os.getpid(), time.time()))
+        return self.dream_job(jid)
+
+    def dream_job(self, job_id: str) -> DreamJob:
+        r = self.db.one("SELECT j.*, s.name AS store_name FROM dream_jobs j LEFT JOIN stores s ON s.id = j.store_id"
+                        " WHERE j.id = ?", (job_id,))
+        if r is None:
+            raise errors.NotFound(f"no such dream job: {job_id!r} (see `memfs dream ls`)")
+        return DreamJob._from(r)
+
+    def dream_jobs(self, ref=None, *, status: Optional[str] = None, limit: Optional[int] = None) -> list[DreamJob]:
+        """Dream jobs, newest first."""
+        where, params = [], []
+        if ref is not None:
+            where.append("j.store_id = ?"), params.append(self._store(ref).id)
+        if status is not None:
+            where.append("j.status = ?"), params.append(status)
+        sql = ("SELECT j.*, s.name AS store_name FROM dream_jobs j LEFT JOIN stores s ON s.id = j.store_id"
+               + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY j.created_at DESC, j.rowid DESC")
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [DreamJob._from(r) for r in self.db.all(sql, params)]
+
+    def update_dream_job(self, job_id: str, *, expect_status: Optional[Iterable[str]] = None, **fields) -> DreamJob:
+        """Set fields of a job (JSON fields as Python values). With `expect_status`, only if the
+        job is in one of those states (InvalidInput otherwise)."""
+        allowed = {"status", "base_rev", "proposal", "usage", "error", "review", "applied", "started_at", "ended_at",
+                   "applied_at", "output", "inputs", "model"}
+        bad = set(fields) - allowed
+        if bad:
+            raise errors.InvalidInput(f"cannot set {', '.join(sorted(bad))} on a dream job")
+        if "status" in fields and fields["status"] not in DREAM_STATUSES:
+            raise errors.InvalidInput(f"status must be one of {', '.join(DREAM_STATUSES)}")
+        if "review" in fields and fields["review"] not in DREAM_REVIEWS:
+            raise errors.InvalidInput(f"review must be one of {', '.join(DREAM_REVIEWS)}")
+        vals = {k: (json.dumps(v, sort_keys=True) if k in _DREAM_JSON and v is not None else v) for k, v in fields.items()}
+        with self.db.write() as tx:
+            cur = tx.one("SELECT status FROM dream_jobs WHERE id = ?", (job_id,))
+            if cur is None:
+                raise errors.NotFound(f"no such dream job: {job_id!r}")
+            if expect_status is not None and cur["status"] not in set(expect_status):
+                raise errors.InvalidInput(f"dream job {job_id} is {cur['status']}")
+            if vals:
+                tx.run(f"UPDATE dream_jobs SET {', '.join(f'{k} = ?' for k in vals)} WHERE id = ?",
+                       (*vals.values(), job_id))
+        return self.dream_job(job_id)
+
+    def cancel_dream_job(self, job_id: str) -> DreamJob:
+        """Ask a pending or running job to stop (its runner checks between steps)."""
+        with self.db.write() as tx:
+            cur = tx.one("SELECT status FROM dream_jobs WHERE id = ?", (job_id,))
+            if cur is None:
+                raise errors.NotFound(f"no such dream job: {job_id!r}")
+            if cur["status"] in ("pending", "running"):
+                tx.run("UPDATE dream_jobs SET cancel_requested_at = COALESCE(cancel_requested_at, ?) WHERE id = ?",
+                       (time.time(), job_id))
+        return self.dream_job(job_id)
+
+    def acquire_dream_lock(self, ref, job_id: Optional[str], *, host: str, pid: int, user: Optional[str] = None,
+                           is_stale=None) -> Optional[dict]:
+        """Take the store's dream lock. Returns None when taken, else the holder's record (host,
+        pid, user, time) when another live holder has it. `is_stale(record)` decides whether an
+        existing lock can be broken (its process is gone)."""
+        store = self._store(ref)
+        with self.db.write() as tx:
+            cur = tx.one("SELECT * FROM dream_locks WHERE store_id = ?", (store.id,))
+            if cur is not None:
+                rec = dict(cur)
+                if not (is_stale and is_stale(rec)):
+                    return rec
+                tx.run("DELETE FROM dream_locks WHERE store_id = ?", (store.id,))
+            tx.run("INSERT INTO dream_locks (store_id, job_id, host, pid, user, acquired_at) VALUES (?, ?, ?, ?, ?, ?)",
+                   (store.id, job_id, host, pid, user, time.time()))
+        return None
+
+    def release_dream_lock(self, ref, *, host: str, pid: int) -> bool:
+        store = self._store(ref)
+        with self.db.write() as tx:
+            return tx.run("DELETE FROM dream_locks WHERE store_id = ? AND host = ? AND pid = ?",
+                          (store.id, host, pid)) > 0
+
+    def dream_lock(self, ref) -> Optional[dict]:
+        store = self._store(ref)
+        r = self.db.one("SELECT * FROM dream_locks WHERE store_id = ?", (store.id,))
+        return dict(r) if r else None
+
+    def log_dream_call(self, job_id: str, *, phase: str, model: Optional[str], request: dict,
+                       response: Optional[dict], usage: Optional[dict] = None, duration: float = 0.0,
+                       error: Optional[str] = None) -> int:
+        """Every model call a dream makes is logged: prompt, response, model, tokens, duration."""
+        u = usage or {}
+        with self.db.write() as tx:
+            return tx.run("INSERT INTO dream_calls (job_id, phase, model, request, response, input_tokens, output_tokens,"
+                          " cache_creation_input_tokens, cache_read_input_tokens, duration, error, created_at)"
+                          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          (job_id, phase, model, json.dumps(request, default=str),
+                           json.dumps(response, default=str) if response is not None else None,
+                           u.get("input_tokens") or 0, u.get("output_tokens") or 0,
+                           u.get("cache_creation_input_tokens") or 0, u.get("cache_read_input_tokens") or 0,
+                           duration, error, time.time()))
+
+    def dream_calls(self, job_id: str) -> list[dict]:
+        rows = self.db.all("SELECT * FROM dream_calls WHERE job_id = ? ORDER BY id", (job_id,))
+        return [dict(r) for r in rows]
+
     # ------------------------------------------------------------------ integrity
 
     def doctor(self, read_data: bool = True) -> DoctorReport:
@@ -1582,6 +1861,30 @@ class Memfs:
                            None, cur["sha256"], 0, cur["mode"], cur["head_rev"], ident, message, now)
         tx.run("UPDATE nodes SET path = NULL, deleted_at = ?, head_rev = ? WHERE id = ?", (now, rev, cur["id"]))
         return rev
+
+    def lease(self, node_id: int, owner: str, *, if_match: Optional[str] = None,
+              seconds: float = LEASE_SECONDS) -> Optional[str]:
+        """Reserve a file for `owner` (a mount's rewrite, from its first write() to its close()):
+        until the owner commits, releases or lets `seconds` pass, other writers of the file wait
+        (store API) or are refused (other mounts) — so that a refusal reaches a writer at write(),
+        where a shell reports it, and not at close(), where it does not. With `if_match`, only if
+        the stored content still has that hash. Returns the stored hash, which cannot change until
+        the lease ends. A lease is not a revision and is not fsynced."""
+        with self.db.write(durable=False) as tx:
+            cur = tx.one("SELECT * FROM nodes WHERE id = ? AND path IS NOT NULL", (node_id,))
+            if cur is None:
+                raise errors.PathNotFound(f"no such file (node {node_id})")
+            _check_lease(cur, owner, cur["path"])
+            if if_match is not None and cur["sha256"] != if_match:
+                raise errors.PreconditionFailed(f"{cur['path']} changed: expected {if_match}, stored {cur['sha256']}",
+                                                current_sha256=cur["sha256"])
+            tx.run("UPDATE nodes SET lease_owner = ?, lease_until = ? WHERE id = ?", (owner, time.time() + seconds, node_id))
+            return cur["sha256"]
+
+    def release_lease(self, node_id: int, owner: str) -> None:
+        with self.db.write(durable=False) as tx:
+            tx.run("UPDATE nodes SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?",
+                   (node_id, owner))
 
     def reserve_node_ids(self, n: int = 1) -> range:
         """Reserve ids for nodes not yet created (a mount's inode numbers for new files)."""

@@ -8,6 +8,7 @@ in `.memfs/conflicts/`, with who changed the file meanwhile."""
 import errno
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -46,13 +47,40 @@ def test_handle_opened_before_another_sessions_write_is_refused(two_agents, seed
     assert c.base_sha256 == sha("v1\n") and c.current_sha256 == sha("v2 by alice\n")
 
 
-@pytest.mark.parametrize("where", ["close", "fsync"])
-def test_dirty_handle_refused_at_close_or_fsync(two_agents, seeded, where):
+def test_a_dirty_handle_holds_the_file_until_it_closes(two_agents, seeded):
+    """The first session to write keeps the file until its close (a write lease): the other
+    session's rewrite is refused at its write(), where a shell sees it, not at close()."""
     a, b = two_agents
     (a / "f.md").write_text("v1\n")
     fd = os.open(b / "f.md", os.O_RDWR)
     assert os.read(fd, 100) == b"v1\n"
+    os.pwrite(fd, b"V1 edited by bob\n", 0)
+    p = bash("echo 'v2 by alice' > f.md", a.path)
+    assert p.returncode == 1 and "Stale file handle" in p.stderr
+    os.close(fd)  # bob's commit goes through
+    assert stored(seeded, "/f.md") == b"V1 edited by bob\n"
+    [c] = conflicts(seeded)
+    assert c.agent == "alice" and conflict_content(seeded, c) == b"v2 by alice\n"
+
+
+@pytest.fixture
+def short_leases(seeded, mounter, monkeypatch):
+    """Two agents whose mounts hold write leases for 0.3 s only."""
+    monkeypatch.setenv("MEMFS_LEASE_SECONDS", "0.3")
+    return (mounter("team-sre=rw", agent="alice", session="sa", name="alice"),
+            mounter("team-sre=rw", agent="bob", session="sb", name="bob"))
+
+
+@pytest.mark.parametrize("where", ["close", "fsync"])
+def test_dirty_handle_refused_at_close_or_fsync_once_its_lease_expired(short_leases, seeded, where):
+    """A handle left dirty longer than the lease: another session may commit meanwhile; the stale
+    handle is then refused at fsync or close, and its content kept."""
+    a, b = short_leases
+    (a / "f.md").write_text("v1\n")
+    fd = os.open(b / "f.md", os.O_RDWR)
+    assert os.read(fd, 100) == b"v1\n"
     os.pwrite(fd, b"V1 edited by bob\n", 0)  # accepted: nothing changed yet
+    time.sleep(0.6)  # bob's lease runs out
     (a / "f.md").write_text("v2 by alice\n")
     if where == "fsync":
         assert errno_of(os.fsync, fd) == errno.ESTALE
@@ -251,11 +279,10 @@ def test_if_match_guards_a_save_by_rename(two_agents, seeded):
 def test_refused_content_is_readable_in_conflicts(two_agents, seeded):
     a, b = two_agents
     (a / "plan.md").write_text("step 1\n")
-    fd = os.open(b / "plan.md", os.O_RDWR)
-    assert os.read(fd, 100) == b"step 1\n"
-    os.pwrite(fd, b"step 1\nstep 2 (bob)\n", 0)
+    assert (b / "plan.md").read_bytes() == b"step 1\n"
     (a / "plan.md").write_text("step 1\nstep 2 (alice)\n")
-    assert errno_of(os.close, fd) == errno.ESTALE
+    p = bash("printf 'step 1\\nstep 2 (bob)\\n' > plan.md", b.path)
+    assert p.returncode == 1 and "Stale file handle" in p.stderr
     [c] = conflicts(seeded)
     for mnt in (a, b):
         listing = os.listdir(mnt / ".memfs" / "conflicts")

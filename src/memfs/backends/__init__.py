@@ -23,8 +23,11 @@ class Backend(Protocol):
     def read(self) -> AbstractContextManager[Tx]:
         """A consistent snapshot for several reads."""
 
-    def write(self) -> AbstractContextManager[Tx]:
-        """One atomic, durable write transaction; writers are serialised."""
+    def write(self, durable: bool = True) -> AbstractContextManager[Tx]:
+        """One atomic write transaction (durable unless asked otherwise); writers are serialised;
+        nested, it joins the outer one."""
+
+    in_transaction: bool
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """A single-statement read outside any explicit transaction (the hot path)."""

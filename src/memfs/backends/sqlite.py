@@ -133,6 +133,84 @@ MIGRATIONS = [
         );
         """,
     ),
+    (
+        # memfs dream: registered transcripts, dream jobs, the per-store dream lock, model calls
+        "m003_dream",
+        """
+        CREATE TABLE transcripts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            path TEXT NOT NULL UNIQUE,
+            format TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            agent TEXT,
+            stores TEXT NOT NULL DEFAULT '[]',
+            size INTEGER NOT NULL DEFAULT 0,
+            mtime REAL,
+            started_at REAL,
+            ended_at REAL,
+            stats TEXT NOT NULL DEFAULT '{}',
+            added_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX transcripts_session ON transcripts(session_id);
+        CREATE TABLE dream_jobs (
+            id TEXT PRIMARY KEY,
+            store_id INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            engine TEXT NOT NULL,
+            model TEXT,
+            instructions TEXT,
+            inputs TEXT NOT NULL DEFAULT '{}',
+            output TEXT NOT NULL DEFAULT '{}',
+            base_rev INTEGER,
+            proposal TEXT,
+            usage TEXT NOT NULL DEFAULT '{}',
+            error TEXT,
+            review TEXT NOT NULL DEFAULT 'proposed',
+            applied TEXT NOT NULL DEFAULT '{}',
+            host TEXT,
+            pid INTEGER,
+            created_at REAL NOT NULL,
+            started_at REAL,
+            ended_at REAL,
+            applied_at REAL,
+            cancel_requested_at REAL
+        );
+        CREATE INDEX dream_jobs_store ON dream_jobs(store_id, created_at);
+        CREATE TABLE dream_locks (
+            store_id INTEGER PRIMARY KEY,
+            job_id TEXT,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            user TEXT,
+            acquired_at REAL NOT NULL
+        );
+        CREATE TABLE dream_calls (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            job_id TEXT NOT NULL,
+            phase TEXT,
+            model TEXT,
+            request TEXT,
+            response TEXT,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_creation_input_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_read_input_tokens INTEGER NOT NULL DEFAULT 0,
+            duration REAL,
+            error TEXT,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX dream_calls_job ON dream_calls(job_id, id);
+        """,
+    ),
+    (
+        # write leases: a mount's rewrite reserves the file from its first write() to its close()
+        "m004_write_leases",
+        """
+        ALTER TABLE nodes ADD COLUMN lease_owner TEXT;
+        ALTER TABLE nodes ADD COLUMN lease_until REAL;
+        """,
+    ),
 ]
 
 
@@ -172,16 +250,33 @@ class _Tx:
 
 
 class SQLiteBackend:
-    def __init__(self, path: str, *, busy_timeout: float = 10.0, synchronous: Optional[str] = None):
+    def __init__(self, path: str, *, busy_timeout: Optional[float] = None, synchronous: Optional[str] = None):
+        # how long a writer waits for another process's transaction before failing with Busy
+        try:
+            busy_timeout = float(busy_timeout if busy_timeout is not None else os.environ.get("MEMFS_BUSY_TIMEOUT", 10))
+        except ValueError:
+            raise errors.InvalidInput("MEMFS_BUSY_TIMEOUT must be a number of seconds") from None
         # FULL: a commit survives power loss. NORMAL (MEMFS_SYNC=normal): it survives any crash of
         # memfs or of the client (kill -9), not of the machine; commits are about 3x cheaper.
         synchronous = (synchronous or os.environ.get("MEMFS_SYNC") or "FULL").upper()
         if synchronous not in ("FULL", "NORMAL", "EXTRA"):
             raise errors.InvalidInput(f"MEMFS_SYNC must be full, normal or extra, not {synchronous.lower()!r}")
+        self.synchronous = synchronous
         self.url = "sqlite:///" + path
         self.path = path
         if path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+            # memory is private: the database is created owner-only (SQLite gives its -wal and
+            # -shm files the same mode)
+            # Only when it does not exist yet: closing ANY descriptor of a database file drops every
+            # POSIX lock this process holds on it, so other connections of this process lose their
+            # locks and another process may checkpoint and delete the WAL under them: their later
+            # commits go to an unlinked WAL and are lost (sqlite.org/howtocorrupt.html, 2.2).
+            if not os.path.exists(path):
+                try:
+                    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
+                except FileExistsError:
+                    pass
         try:
             # isolation_level=None: we issue BEGIN ourselves (BEGIN IMMEDIATE for writers, so two
             # writers never deadlock upgrading a read lock)
@@ -249,6 +344,10 @@ class SQLiteBackend:
             except sqlite3.Error:
                 self.conn.execute("ROLLBACK")
 
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
     def one(self, sql, params=()):
         """A single-statement read: its own snapshot, without a BEGIN/COMMIT round trip (hot path)."""
         try:
@@ -263,14 +362,17 @@ class SQLiteBackend:
             raise _translate(e) from None
 
     @contextmanager
-    def write(self):
+    def write(self, durable: bool = True):
         """A write transaction. Nested inside another write it joins it, so that a composite
-        operation (revert) commits or rolls back as a whole."""
+        operation (revert) commits or rolls back as a whole. `durable=False` skips the fsync
+        (for state that may be lost in a power cut, such as write leases)."""
         if self._depth:
             if not self._writing:
                 raise RuntimeError("a write cannot start inside a read transaction")
             yield _Tx(self.conn)
             return
+        if not durable:
+            self.conn.execute("PRAGMA synchronous=OFF")
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as e:
@@ -291,6 +393,8 @@ class SQLiteBackend:
         finally:
             self._depth -= 1
             self._writing = False
+            if not durable:
+                self.conn.execute(f"PRAGMA synchronous={self.synchronous}")
 
     def data_version(self) -> int:
         return self.conn.execute("PRAGMA data_version").fetchone()[0]

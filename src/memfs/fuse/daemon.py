@@ -77,7 +77,8 @@ def clear_dead_mount(mountpoint: str) -> bool:
 
 
 def run(db: str, mountpoint: str, specs: list[tuple[str, str]], *, agent: Optional[str], session: Optional[str],
-        log_path: Optional[str] = None, ready_fd: Optional[int] = None, debug: bool = False) -> int:
+        log_path: Optional[str] = None, ready_fd: Optional[int] = None, debug: bool = False,
+        allow_other: bool = False) -> int:
     """Mount and serve until unmounted or signalled. Returns an exit status."""
     import pyfuse3
     import trio
@@ -91,9 +92,11 @@ def run(db: str, mountpoint: str, specs: list[tuple[str, str]], *, agent: Option
     sess = m.open_session(session, agent=ident.agent, kind="mount",
                           stores={s.name: scope for s, scope in mounts}, mountpoint=mountpoint, log_path=log_path)
     m.identity = ident = Identity(agent=ident.agent, session=sess.session_id, actor="agent")
-    ops = MemfsOps(m, mounts, single=len(mounts) == 1)
+    ops = MemfsOps(m, mounts, single=len(mounts) == 1, owner=f"mount-{sess.id}")
     options = set(pyfuse3.default_options)
     options |= {"fsname=memfs", "subtype=memfs", "noatime"}
+    if allow_other:  # FUSE mounts are private to the mounting user unless asked otherwise
+        options.add("allow_other")
     if debug:
         options.add("debug")
     try:
@@ -139,7 +142,7 @@ def run(db: str, mountpoint: str, specs: list[tuple[str, str]], *, agent: Option
 
 
 def spawn(db: str, mountpoint: str, specs: list[tuple[str, str]], *, agent, session, log_path: str,
-          timeout: float = 30.0) -> dict:
+          timeout: float = 30.0, allow_other: bool = False) -> dict:
     """Start the daemon in the background (like sshfs) and return once the mount is ready."""
     r, w = os.pipe()
     cmd = [sys.executable, "-m", "memfs.fuse.daemon", "--db", db, "--mountpoint", mountpoint,
@@ -150,8 +153,10 @@ def spawn(db: str, mountpoint: str, specs: list[tuple[str, str]], *, agent, sess
         cmd += ["--agent", agent]
     if session:
         cmd += ["--session", session]
-    os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
-    with open(log_path, "ab") as logf:
+    if allow_other:
+        cmd.append("--allow-other")
+    os.makedirs(os.path.dirname(os.path.abspath(log_path)), mode=0o700, exist_ok=True)
+    with open(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as logf:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, pass_fds=(w,),
                                 start_new_session=True)
     os.close(w)
@@ -248,12 +253,13 @@ def _main(argv=None):
     p.add_argument("--log")
     p.add_argument("--ready-fd", type=int)
     p.add_argument("--debug", action="store_true")
+    p.add_argument("--allow-other", action="store_true")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if a.debug else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return run(a.db, a.mountpoint, parse_store_specs(a.store), agent=a.agent, session=a.session,
-                   log_path=a.log, ready_fd=a.ready_fd, debug=a.debug)
+                   log_path=a.log, ready_fd=a.ready_fd, debug=a.debug, allow_other=a.allow_other)
     except errors.MemfsError as e:
         log.error("%s", e.message)
         if a.ready_fd is not None:

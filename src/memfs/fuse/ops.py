@@ -29,7 +29,7 @@ import trio
 
 from .. import errors, paths
 from ..config import fmt_time
-from ..store import DIR, FILE, SYMLINK, Memfs, Store, sha256
+from ..store import DIR, FILE, LEASE_SECONDS, SYMLINK, Memfs, Store, sha256
 from . import virtual
 from .scratch import is_scratch
 
@@ -39,6 +39,7 @@ ROOT = pyfuse3.ROOT_INODE
 TIMEOUT = 60.0            # entry/attr cache lifetime; the change feed invalidates earlier
 SCRATCH_GRACE = 5.0       # a scratch file left alone this long is committed as an ordinary file
 XATTRS = ("sha256", "version", "author", "session", "mtime")
+MIXED = "mixed"  # a `seen` value matching no version: the kernel may have shown a blend of two
 
 
 def handler(fn):
@@ -90,6 +91,7 @@ class FileState:
     mtime_set: bool = False            # a tool set the mtime explicitly (rsync, tar): keep it
     stale_trunc: bool = False          # truncated over a version this session no longer has
     kind: str = FILE                   # SYMLINK for a scratch-named link kept in memory (data: target)
+    lease_at: float = 0.0              # when this mount last took the file's write lease (monotonic)
     released_at: float = 0.0
 
 
@@ -104,8 +106,10 @@ class Handle:
 class MemfsOps(pyfuse3.Operations):
     enable_writeback_cache = False  # size and mtime stay the daemon's (fuse-notes.md)
 
-    def __init__(self, m: Memfs, mounts: list[tuple[Store, str]], *, single: bool = False):
+    def __init__(self, m: Memfs, mounts: list[tuple[Store, str]], *, single: bool = False,
+                 owner: Optional[str] = None):
         super().__init__()
+        self.owner = owner or f"mount-{os.getpid()}"  # this mount's name on the write leases it holds
         self.m = m
         self.identity = m.identity
         self.scopes: dict[int, tuple[Store, str]] = {s.id: (s, scope) for s, scope in mounts}
@@ -131,6 +135,8 @@ class MemfsOps(pyfuse3.Operations):
         self.requests: dict[str, int] = {}  # FUSE requests by type, logged at unmount
         self._last_refusal = None
         self.invalidate_soon: set[int] = set()  # inodes whose kernel cache must go, outside a request
+        self.wake = trio.Event()                # wakes the change follower early
+        self.sizes: dict[int, int] = {}          # inode -> the size the kernel was last told
 
     # ------------------------------------------------------------------ inode <-> node
 
@@ -205,6 +211,7 @@ class MemfsOps(pyfuse3.Operations):
         a.st_nlink = 2 if kind == DIR else nlink
         a.st_uid, a.st_gid = self.uid, self.gid
         a.st_size = size
+        self.sizes[ino] = size
         a.st_blksize = 4096
         a.st_blocks = (size + 511) // 512
         a.st_atime_ns = a.st_mtime_ns = mtime_ns
@@ -465,7 +472,7 @@ class MemfsOps(pyfuse3.Operations):
         st = self.states.get(n.id)
         if st is not None and st.data is None:
             st.data = bytearray(self._blob(n.sha256))  # open descriptors keep reading it
-        rev = self.m.delete(store, n.path)
+        rev = self.m.delete(store, n.path, lease_owner=self.owner)
         self.own_revs.add(rev.id)
         self.seen.pop((store.id, n.path), None)
         if st is not None:
@@ -510,7 +517,7 @@ class MemfsOps(pyfuse3.Operations):
             self.pending.pop((dnew.id, name_new))
             self._unlinked(dst_pending)
         replaced = self.states.get(dst_node.id) if dst_node is not None else None
-        rev = self.m.rename(store, n.path, dst_path, noreplace=noreplace)
+        rev = self.m.rename(store, n.path, dst_path, noreplace=noreplace, lease_owner=self.owner)
         self.own_revs.add(rev.id)
         if replaced is not None:
             self._unlinked(replaced)
@@ -622,7 +629,18 @@ class MemfsOps(pyfuse3.Operations):
         if n is None:
             return b""
         data = self._blob(n.sha256)
-        self.seen[(n.store_id, n.path)] = n.sha256  # the implicit precondition: what we last read
+        # The implicit precondition is the version this session last read. The kernel shows the
+        # reader what we return clipped to the size it believes, from pages it may have cached:
+        # only a read from the start, with that size right, shows one whole version. Otherwise
+        # (another session's commit not yet invalidated here) the reader saw a blend: writes based
+        # on it are refused until a clean read, and the kernel's copy is dropped now.
+        ino = self.ino(n.id)
+        key = (n.store_id, n.path)
+        if off == 0 and self.sizes.get(ino) == len(data):
+            self.seen[key] = n.sha256
+        elif self.seen.get(key) != n.sha256:
+            self.seen[key] = MIXED
+            self._invalidate_later(ino)
         return data[off:off + size]
 
     @handler
@@ -635,6 +653,8 @@ class MemfsOps(pyfuse3.Operations):
         st = h.st
         store = self._writable(st.store.id)
         self._load_for_write(st, incoming=buf, append=h.append)
+        if not st.pending and not h.append:
+            self._hold_lease(st, buf)
         if h.append:
             off = len(st.data)
             if st.append_only:
@@ -816,6 +836,35 @@ class MemfsOps(pyfuse3.Operations):
         if not truncating:
             st.data = bytearray(self._blob(n.sha256))
 
+    def _hold_lease(self, st: FileState, incoming=None):
+        """A rewrite reserves its file from its first write() to its commit, so that a competing
+        writer is refused at its write() (which a shell reports), never only at close()."""
+        now = time.monotonic()
+        if st.lease_at and now - st.lease_at < LEASE_SECONDS / 2:
+            return
+        try:
+            current = self.m.lease(st.node_id, self.owner, if_match=None if st.truncated else st.loaded_sha)
+        except errors.PreconditionFailed as e:  # changed since loaded, or another session's lease
+            n = self.m.node(st.node_id)
+            self._refuse(st, st.store, n.path if n else st.name, st.loaded_sha, e.message, incoming)
+        except errors.PathNotFound:
+            return  # deleted meanwhile: the commit decides
+        st.lease_at = now
+        if st.truncated:
+            # a rewrite is stale if this session's version is no longer the stored one; with the
+            # lease held that can no longer change before the commit, so decide it here
+            n = self.m.node(st.node_id)
+            key = (st.store.id, n.path) if n else None
+            st.stale_trunc = key is not None and (self.armed.get(key) or self.seen.get(key)) not in (None, current)
+
+    def _drop_lease(self, st: FileState):
+        if st.lease_at:
+            st.lease_at = 0.0
+            try:
+                self.m.release_lease(st.node_id, self.owner)
+            except errors.MemfsError as e:
+                log.warning("could not release the write lease on %s: %s", st.name, e)
+
     def _check_fresh(self, store, path, current_sha, st, incoming=None):
         """The implicit precondition: the version this session last read must still be current."""
         key = (store.id, path)
@@ -839,6 +888,9 @@ class MemfsOps(pyfuse3.Operations):
                 log.error("could not record the conflict on %s: %s", path, e)
             self.stats["conflicts"] += 1
         log.info("refused write to %s: %s", path, reason)
+        if st is not None and not st.pending:
+            self._drop_lease(st)
+            self._invalidate_later(self.ino(st.node_id))
         if st is not None:
             st.data = None if not st.pending else st.data
             st.dirty = st.pending and st.dirty
@@ -866,7 +918,7 @@ class MemfsOps(pyfuse3.Operations):
                 expected = armed or (self.seen.get(key) if cur is not None else None)
                 r = self.m.write(store, path, content, mode=st.mode, if_match=expected,
                                  node_id=None if cur is not None else st.node_id,
-                                 mtime_ns=st.mtime_ns if st.mtime_set else None)
+                                 mtime_ns=st.mtime_ns if st.mtime_set else None, lease_owner=self.owner)
                 if r.node.id != st.node_id:  # landed on a file another session created meanwhile
                     self.alias[self.ino(st.node_id)] = r.node.id
                     self.states.pop(st.node_id, None)
@@ -878,6 +930,7 @@ class MemfsOps(pyfuse3.Operations):
                 st.pending = False
             elif st.append_only and not st.truncated and not armed:
                 # appends go to the end of what is stored now, in one transaction: never a conflict
+                # (holding no lease, an append waits out another session's rewrite)
                 expected = None
                 r = self.m.append(store, path, bytes(st.appended), mode=st.mode,
                                   mtime_ns=st.mtime_ns if st.mtime_set else None)
@@ -885,7 +938,7 @@ class MemfsOps(pyfuse3.Operations):
             else:
                 expected = armed or (st.loaded_sha if not st.truncated else self.seen.get(key))
                 r = self.m.write(store, path, content, if_match=expected, mode=st.mode,
-                                 mtime_ns=st.mtime_ns if st.mtime_set else None)
+                                 mtime_ns=st.mtime_ns if st.mtime_set else None, lease_owner=self.owner)
         except errors.PreconditionFailed:
             self._refuse(st, store, path, expected, "stale: the file changed since this session's version")
         except errors.ContentTooLarge:
@@ -896,6 +949,8 @@ class MemfsOps(pyfuse3.Operations):
             self.own_revs.add(r.revision.id)
             self.stats["commits"] += 1
         self.seen[key] = r.node.sha256
+        self.sizes[self.ino(r.node.id)] = r.node.size  # the kernel saw these bytes written
+        st.lease_at = 0.0  # the commit released it
         st.dirty = st.written = st.mtime_set = st.stale_trunc = False
         st.truncated = False
         st.data = None
@@ -905,6 +960,12 @@ class MemfsOps(pyfuse3.Operations):
         if content is not None:
             self._blobs[r.node.sha256] = content
 
+    def _invalidate_later(self, ino: int):
+        """Drop the kernel's cached pages and attributes of an inode, outside the current request
+        (invalidating from inside one can deadlock)."""
+        self.invalidate_soon.add(ino)
+        self.wake.set()
+
     def _abandon(self, st: FileState):
         """Drop a change that cannot be stored (too large): nothing of it reaches the store, and
         a file created for it goes away."""
@@ -913,7 +974,8 @@ class MemfsOps(pyfuse3.Operations):
             self._unlinked(st)
         else:
             st.data, st.dirty, st.written, st.truncated, st.stale_trunc = None, False, False, False, False
-        self.invalidate_soon.add(self.ino(st.node_id))
+            self._drop_lease(st)
+        self._invalidate_later(self.ino(st.node_id))
 
     def commit_all(self):
         """Before unmount: everything written and not yet committed (scratch files included)."""
@@ -946,7 +1008,9 @@ class MemfsOps(pyfuse3.Operations):
         changed, driven by the revision feed."""
         version = None
         while True:
-            await trio.sleep(interval)
+            with trio.move_on_after(interval):
+                await self.wake.wait()
+            self.wake = trio.Event()
             try:  # a failure here (a locked database, say) must not take the mount down
                 self.sweep_scratch()
                 while self.invalidate_soon:
