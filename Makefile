@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test bench torture clean
+.PHONY: setup demo test schemathesis bench torture clean
 
 setup: $(VENV)/.installed
 
@@ -19,6 +19,11 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(PY) tests/http/schemathesis_run.py
+
+# fuzz `memfs serve` from its /openapi.json (about 40 s); fails on any server error
+schemathesis: setup
+	$(PY) tests/http/schemathesis_run.py
 
 # crashes, contention, full disks, locks, random operation sequences (a few minutes; also part
 # of `make test`); ends with a table of writes acknowledged, found and lost

@@ -11,7 +11,6 @@ import sys
 import time
 
 from memfs import Memfs
-from memfs.store import sha256
 from mounting import memfs, mounted, wait_for
 
 ROUNDS = int(os.environ.get("MEMFS_TORTURE_ROUNDS", "12"))

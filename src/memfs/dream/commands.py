@@ -1,0 +1,292 @@
+"""`memfs transcripts …` and `memfs dream …`: a few lines per command over transcripts/ and dream/.
+
+Registered on the main group at the end of memfs/cli.py (imported from there, after the shared
+helpers it uses are defined)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .. import config, errors
+from .. import transcripts as T
+from ..clitools import emit, output_options, pass_m
+from . import jobs, lock, render
+
+DREAM_HELP = """Exit codes: 0 ok (also when another process holds the store's dream lock: the run
+is skipped with a message), 1 the dream failed, 2 bad input, 3 not found, 5 apply or revert left
+conflicts, 130 canceled."""
+
+
+@click.group()
+def transcripts():
+    """Register agent transcripts (Claude Code, stream-json, Messages API, Managed Agents) for dreaming."""
+
+
+@transcripts.command("add")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--session", help="Record the files as this session (default: the id inside each file).")
+@click.option("--agent", "agent_opt", help="The agent whose sessions these are.")
+@click.option("--store", "stores", multiple=True, help="A store these sessions worked on (repeatable).")
+@pass_m
+def transcripts_add(c, paths, session, agent_opt, stores):
+    """Register transcript files, or every transcript under folders (a Claude Code projects folder too)."""
+    out = T.register(c.m, paths, session=session, agent=agent_opt, stores=list(stores))
+    n = 0
+    for r in out:
+        if r.skipped:
+            click.echo(f"skipped {r.path}: {r.skipped}")
+            continue
+        n += 1
+        st = r.session.stats()
+        click.echo(f"registered {r.format} session {r.session_id}: {st['lines']} lines, {st['turns']} turns, "
+                   f"{st['tool_calls']} tool calls, {st['errors']} errors, {st['corrections']} corrections, "
+                   f"{st['unparseable']} unparseable, {st['malformed']} malformed  {r.path}")
+        for p in r.session.problems[:20]:
+            click.echo(f"  line {p.ref.line or p.ref.pointer}: {p.kind}: {p.reason}")
+    click.echo(f"{n} transcripts registered, {len(out) - n} files skipped")
+
+
+@transcripts.command("ls")
+@click.option("--session", "session_f", help="Only this session's files.")
+@click.option("--store", "store_f", help="Only transcripts registered for this store.")
+@output_options
+@pass_m
+def transcripts_ls(c, session_f, store_f, fmt):
+    """List registered transcripts, oldest first."""
+    rows = []
+    for t in c.m.transcripts(session_ids=[session_f] if session_f else None, store=store_f):
+        d = dict(t.__dict__)
+        d.update({k: t.stats.get(k, 0) for k in ("turns", "errors", "corrections", "unparseable", "malformed")})
+        d["started"], d["ended"] = config.fmt_time(t.started_at), config.fmt_time(t.ended_at)
+        rows.append(d)
+    emit(rows, fmt, ["session_id", "format", "agent", "turns", "errors", "corrections", "unparseable", "started",
+                     "path"],
+         lambda r: f"{r['session_id'][:36]:<36} {r['format']:<14} {r['agent'] or '-':<10} {r['turns']:>5} turns "
+                   f"{r['errors']:>3} err {r['corrections']:>3} corr {r['unparseable']:>3} bad  {r['started']}  {r['path']}")
+
+
+@transcripts.command("show")
+@click.argument("ref", metavar="PATH|SESSION")
+@pass_m
+def transcripts_show(c, ref):
+    """The errors and corrections of a transcript file or a registered session, with line references."""
+    import os
+
+    sessions = [T.load(ref)] if os.path.exists(ref) else T.sessions_for(c.m, [ref])
+    if not sessions:
+        raise errors.NotFound(f"no transcript file or registered session {ref!r}")
+    for s in sessions:
+        st = s.stats()
+        click.echo(f"{s.format} session {s.session_id} ({s.source}): {st['turns']} turns, {st['errors']} errors, "
+                   f"{st['corrections']} corrections, {st['unparseable']} unparseable lines")
+        for p in s.problems:
+            click.echo(f"  {p.kind:<11} {p.ref}: {p.reason}")
+        for f in s.findings():
+            first = (f.text or "").strip().splitlines()[0][:100] if (f.text or "").strip() else ""
+            click.echo(f"  {f.kind:<11} {f.ref}  {f.subkind or f.tool or ''}: {first}")
+
+
+@click.group(epilog=DREAM_HELP)
+def dream():
+    """Consolidate a store's memory from the sessions that touched it, as a reviewable proposal."""
+
+
+def _progress():
+    if not sys.stderr.isatty():
+        return None
+    from rich.progress import Progress
+
+    prog = Progress(transient=True, console=None)
+    state = {}
+
+    def cb(what, done, total):
+        if "task" not in state:
+            prog.start()
+            state["task"] = prog.add_task(what, total=total)
+        prog.update(state["task"], completed=done, total=total, description=what)
+        if done >= total:
+            prog.stop()
+
+    return cb
+
+
+def _job(m, job_id):
+    """A job by id; `latest` is the newest one."""
+    if job_id == "latest":
+        jobs_ = m.dream_jobs(limit=1)
+        if not jobs_:
+            raise errors.NotFound("there are no dream jobs yet (memfs dream run STORE)")
+        return jobs_[0]
+    return m.dream_job(job_id)
+
+
+def _job_line(j) -> str:
+    n = len((j.proposal or {}).get("changes", []))
+    return (f"dream {j.id} of {j.store_name} {j.status}: {len(j.inputs.get('sessions', []))} sessions, "
+            f"{n} changes proposed")
+
+
+@dream.command("run")
+@click.argument("store_name", metavar="STORE", required=False)
+@click.option("--since", help="Sessions active since (7d, 24h, 2026-11-27; default 7d).")
+@click.option("--sessions", "session_ids", multiple=True, metavar="ID", help="Exactly these sessions (repeatable).")
+@click.option("--engine", type=click.Choice(["local", "claude"]), help="Default: claude with ANTHROPIC_API_KEY, else local.")
+@click.option("--model", help="The Claude model (claude engine).")
+@click.option("--instructions", help="What to focus on (at most 4,096 characters).")
+@click.option("--budget-tokens", type=int, help="Hard limit on tokens the job may use (claude engine).")
+@click.option("--apply", "apply_now", is_flag=True, help="Apply the proposal at once (in place).")
+@click.option("--into-new-store", metavar="NAME", help="Write the dreamed store as a new store; the input is untouched.")
+@click.option("--all-stores", is_flag=True, help="Every live store with enough new activity (for cron).")
+@click.option("--min-sessions", type=int, default=0, help="Skip a store with fewer new sessions than this.")
+@click.option("--json", "as_json", is_flag=True, help="Print the job as JSON.")
+@pass_m
+def dream_run(c, store_name, since, session_ids, engine, model, instructions, budget_tokens, apply_now,
+              into_new_store, all_stores, min_sessions, as_json):
+    """Dream a store: propose merged duplicates, lessons, stale fixes, verification notes."""
+    since_ts = config.parse_time(since) if since else None
+    if all_stores:
+        if store_name or session_ids or into_new_store:
+            raise errors.InvalidInput("--all-stores takes no STORE, --sessions or --into-new-store")
+        failed = jobs.run_all(c.m, since=since_ts, min_sessions=min_sessions, log=click.echo, engine=engine,
+                              model=model, instructions=instructions, budget_tokens=budget_tokens, apply=apply_now)
+        if failed:
+            raise errors.MemfsError(f"{failed} store(s) failed to dream")
+        return
+    if not store_name:
+        raise errors.InvalidInput("give a STORE, or --all-stores")
+    try:
+        res = jobs.run(c.m, store_name, since=since_ts, sessions=list(session_ids) or None, engine=engine,
+                       model=model, instructions=instructions, budget_tokens=budget_tokens, apply=apply_now,
+                       into_new_store=into_new_store, min_sessions=min_sessions, progress=_progress())
+    except lock.LockHeld as e:
+        click.echo(f"skipped: {e.message}")
+        return
+    if res.skipped:
+        click.echo(f"{store_name}: skipped: {res.skipped}")
+        return
+    j = res.job
+    if as_json:
+        click.echo(json.dumps(j.to_dict(), indent=2, default=str))
+    else:
+        click.echo(_job_line(j))
+        if j.status == "completed":
+            proposal = j.proposal or {}
+            if proposal.get("report"):
+                click.echo(proposal["report"].rstrip("\n"))
+            if res.apply_report:
+                _print_outcomes(res.apply_report.outcomes)
+            elif res.new_store:
+                click.echo(f"wrote the dreamed store as {res.new_store}; {j.store_name} is untouched")
+            elif proposal.get("changes"):
+                click.echo(f"review: memfs dream show {j.id}; apply: memfs dream apply {j.id}")
+    if j.status == "failed":
+        raise errors.MemfsError(f"dream {j.id} failed: {j.error.get('type')}: {j.error.get('message')}")
+    if j.status == "canceled":
+        click.echo(f"dream {j.id} canceled", err=True)
+        sys.exit(130)
+
+
+def _job_row(j):
+    return {"id": j.id, "store": j.store_name, "status": j.status, "review": j.review, "engine": j.engine,
+            "model": j.model, "base_rev": j.base_rev, "created": config.fmt_time(j.created_at),
+            "ended": config.fmt_time(j.ended_at), "sessions": len((j.inputs or {}).get("sessions", [])),
+            "changes": len((j.proposal or {}).get("changes", [])), "usage": j.usage,
+            "error": (j.error or {}).get("message")}
+
+
+@dream.command("ls")
+@click.argument("store_name", metavar="[STORE]", required=False)
+@click.option("--status", type=click.Choice(["pending", "running", "completed", "failed", "canceled"]))
+@click.option("-n", "--limit", type=int, default=0, help="At most N jobs (0: all).")
+@output_options
+@pass_m
+def dream_ls(c, store_name, status, limit, fmt):
+    """Dream jobs, newest first."""
+    rows = [_job_row(j) for j in c.m.dream_jobs(store_name, status=status, limit=limit or None)]
+    emit(rows, fmt, ["id", "store", "status", "review", "engine", "created", "sessions", "changes"],
+         lambda r: f"{r['id']}  {r['store'] or '-':<16} {r['status']:<9} {r['review']:<17} {r['engine']:<6} "
+                   f"{r['created']}  {r['sessions']:>4} sessions {r['changes']:>4} changes")
+
+
+@dream.command("show")
+@click.argument("job_id", metavar="JOB|latest")
+@click.argument("paths", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="The job with its structured proposal, as JSON.")
+@click.option("--color/--no-color", default=None, help="Colour the diff (default: when writing to a terminal).")
+@pass_m
+def dream_show(c, job_id, paths, as_json, color):
+    """A job's proposal as a coloured diff; each hunk with its reason and evidence."""
+    j = _job(c.m, job_id)
+    if as_json:
+        click.echo(json.dumps(j.to_dict(), indent=2, default=str))
+        return
+    color = sys.stdout.isatty() if color is None else color
+    click.echo(render.render_job(c.m, j, color=color, paths=list(paths) or None), nl=False, color=color)
+
+
+def _print_outcomes(outcomes):
+    for o in outcomes:
+        if o.status in ("applied", "merged"):
+            click.echo(f"{o.status:<8} {o.action:<6} {o.path}" + (f"  revision {o.revision}" if o.revision else
+                                                                   f"  {o.reason}" if o.reason else ""))
+        elif o.status == "already":
+            click.echo(f"already  {o.action:<6} {o.path}")
+        else:
+            click.echo(f"conflict {o.action:<6} {o.path}: {o.reason}")
+
+
+@dream.command("apply")
+@click.argument("job_id", metavar="JOB|latest")
+@click.argument("paths", nargs=-1)
+@click.option("--merge", is_flag=True, help="Where a file changed since the base and the edits do not overlap, "
+              "apply the three-way merge.")
+@click.option("--dry-run", is_flag=True, help="Show what would happen; write nothing.")
+@pass_m
+def dream_apply(c, job_id, paths, merge, dry_run):
+    """Apply a proposal, all of it or some PATHs: one revision per file, never over an agent's newer write."""
+    job_id = _job(c.m, job_id).id
+    rep = jobs.apply_job(c.m, job_id, list(paths) or None, merge=merge, dry_run=dry_run)
+    _print_outcomes(rep.outcomes)
+    n = sum(1 for o in rep.outcomes if o.status in ("applied", "merged"))
+    click.echo(f"{n} paths {'would change' if dry_run else 'changed'}, {len(rep.conflicts)} conflicts")
+    if rep.conflicts and not dry_run:
+        merges = sum(1 for o in rep.conflicts if o.merge_available)
+        hint = f" ({merges} can be merged: memfs dream apply {job_id} --merge)" if merges else ""
+        raise errors.PreconditionFailed(f"{len(rep.conflicts)} files changed since the dream's base were not "
+                                        f"applied{hint}")
+
+
+@dream.command("reject")
+@click.argument("job_id", metavar="JOB|latest")
+@pass_m
+def dream_reject(c, job_id):
+    """Reject a proposal: it stays on record and can no longer be applied."""
+    j = jobs.reject_job(c.m, _job(c.m, job_id).id)
+    click.echo(f"rejected dream {j.id}")
+
+
+@dream.command("revert")
+@click.argument("job_id", metavar="JOB|latest")
+@click.option("--dry-run", is_flag=True, help="Show what would be undone; write nothing.")
+@pass_m
+def dream_revert(c, job_id, dry_run):
+    """Undo an applied dream as new revisions (files changed since are left alone)."""
+    rep = jobs.revert_job(c.m, _job(c.m, job_id).id, dry_run=dry_run)
+    _print_outcomes(rep.outcomes)
+    n = sum(1 for o in rep.outcomes if o.status == "applied")
+    click.echo(f"{n} paths {'would be ' if dry_run else ''}reverted, {len(rep.conflicts)} conflicts")
+    if rep.conflicts and not dry_run:
+        raise errors.PreconditionFailed(f"{len(rep.conflicts)} files changed since the dream were not reverted")
+
+
+@dream.command("cancel")
+@click.argument("job_id", metavar="JOB|latest")
+@pass_m
+def dream_cancel(c, job_id):
+    """Ask a pending or running dream to stop."""
+    j = c.m.cancel_dream_job(job_id)
+    click.echo(f"dream {j.id} is {j.status}" + (" (cancel requested)" if j.cancel_requested_at and
+                                                j.status in ("pending", "running") else ""))

@@ -1,0 +1,155 @@
+"""`memfs dream …` from the command line: run, ls, show, apply, reject, revert, cancel; the
+per-store lock held by another real process; cron over all stores."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from memfs import Identity, dream
+
+from test_dream_local import DISK, DISK_BOB
+
+
+@pytest.fixture
+def planted(m, store, alice, bob):
+    m.write(store, "/runbooks/disk.md", DISK.encode(), identity=alice)
+    m.write(store, "/notes/disk-alerts.md", DISK_BOB.encode(), identity=bob)
+    return store
+
+
+def job_id(out: str) -> str:
+    return next(w for w in out.split() if w.startswith("drm_"))
+
+
+def test_run_show_apply(memfs_cli, m, planted, git_error_sessions):
+    r = memfs_cli("dream", "run", "team-sre", "--engine", "local", "--since", "3650d")
+    assert r.exit_code == 0, r.output
+    jid = job_id(r.output)
+    assert f"dream {jid} of team-sre completed: 6 sessions, 3 changes proposed" in r.output
+    assert f"review: memfs dream show {jid}" in r.output
+    assert m.lookup(planted, "/notes/disk-alerts.md") is not None  # proposing changes nothing
+    show = memfs_cli("dream", "show", jid, "--no-color").output
+    assert "deleted: /notes/disk-alerts.md" in show and "new file: /lessons/recurring-errors.md" in show
+    assert "# why: merged into /runbooks/disk.md: a near-duplicate note" in show
+    assert "# why: new lesson: Bash: exit code <n>: ! [rejected]" in show
+    assert "#   evidence: session sess-bob, agent bob, " in show and "sess-bob.jsonl:3" in show
+    assert "+- Seen 3 times in 3 sessions" in show and "\x1b[" not in show
+    colored = memfs_cli("dream", "show", jid, "--color").output
+    assert "\x1b[32m+" in colored and "\x1b[31m-" in colored
+    rows = json.loads(memfs_cli("dream", "ls", "--json").output)
+    assert [(x["id"], x["status"], x["review"], x["changes"]) for x in rows] == [(jid, "completed", "proposed", 3)]
+    r = memfs_cli("dream", "apply", jid, "/lessons/recurring-errors.md")
+    assert r.exit_code == 0 and "applied  create /lessons/recurring-errors.md  revision" in r.output
+    assert "1 paths changed, 0 conflicts" in r.output
+    r = memfs_cli("dream", "show", jid, "--json")
+    assert json.loads(r.output)["review"] == "partially_applied"
+
+
+def test_apply_conflict_exit_code_and_merge(memfs_cli, m, planted, bob):
+    jid = job_id(memfs_cli("dream", "run", "team-sre", "--engine", "local", "--since", "3650d").output)
+    m.write(planted, "/runbooks/disk.md", DISK.replace("# Disk alerts", "# Disk alerts!").encode(), identity=bob)
+    r = memfs_cli("dream", "apply", jid)
+    assert r.exit_code == 5
+    assert "conflict modify /runbooks/disk.md: changed since the dream's base" in r.output
+    assert r.stderr.strip() == (f"Error: 1 files changed since the dream's base were not applied (1 can be merged: "
+                                f"memfs dream apply {jid} --merge)")
+    r = memfs_cli("dream", "apply", jid, "--merge")
+    assert r.exit_code == 0 and "merged   modify /runbooks/disk.md" in r.output
+    r = memfs_cli("dream", "revert", jid)
+    assert r.exit_code == 0 and "2 paths reverted, 0 conflicts" in r.output
+    assert m.read(planted, "/runbooks/disk.md").decode().startswith("# Disk alerts!")
+
+
+def test_errors_are_one_line(memfs_cli, planted):
+    for code, args in [(3, ["dream", "show", "drm_nope"]), (3, ["dream", "run", "nope", "--engine", "local"]),
+                       (2, ["dream", "run"]), (2, ["dream", "run", "team-sre", "--since", "1d", "--sessions", "x"])]:
+        r = memfs_cli(*args)
+        assert r.exit_code == code, (args, r.output)
+        assert len(r.stderr.splitlines()) == 1 and r.stderr.startswith("Error: "), r.stderr
+
+
+def test_reject_then_apply_is_refused(memfs_cli, planted):
+    jid = job_id(memfs_cli("dream", "run", "team-sre", "--engine", "local", "--since", "3650d").output)
+    assert memfs_cli("dream", "reject", jid).output.strip() == f"rejected dream {jid}"
+    r = memfs_cli("dream", "apply", jid)
+    assert r.exit_code == 2 and r.stderr.strip() == f"Error: dream job {jid} was rejected"
+
+
+HOLDER = """
+import os, socket, sys, time
+from memfs import Memfs
+m = Memfs(sys.argv[1])
+assert m.acquire_dream_lock("team-sre", None, host=socket.gethostname(), pid=os.getpid(), user="x") is None
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def test_lock_second_run_exits_zero_and_stale_lock_is_broken(memfs_cli, m, planted, db_path):
+    p = subprocess.Popen([sys.executable, "-c", HOLDER, db_path], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "held"
+        rec = m.dream_lock(planted)
+        assert (rec["host"], rec["pid"]) == (socket.gethostname(), p.pid) and rec["acquired_at"] <= time.time()
+        r = memfs_cli("dream", "run", "team-sre", "--engine", "local")
+        assert r.exit_code == 0
+        assert r.output.startswith(f"skipped: team-sre is being dreamed by pid {p.pid} on {socket.gethostname()} "
+                                   f"since ")
+        assert m.dream_jobs() == []
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    # the holder is gone: its lock is stale and the next run takes it
+    r = memfs_cli("dream", "run", "team-sre", "--engine", "local", "--since", "3650d")
+    assert r.exit_code == 0 and " completed: " in r.output
+    assert m.dream_lock(planted) is None  # released after the run
+
+
+def test_two_real_processes_one_dream(tmp_path, db_path, m, planted):
+    """Two `memfs dream run` processes at once: one dreams, the other exits 0 saying so, or both
+    complete one after the other; never an error."""
+    env = {**os.environ, "MEMFS_DB": db_path}
+    exe = os.path.join(os.path.dirname(sys.executable), "memfs")
+    procs = [subprocess.Popen([exe, "dream", "run", "team-sre", "--engine", "local", "--since", "3650d"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert all(("completed" in o) or ("skipped: team-sre is being dreamed" in o) for o, _ in outs), outs
+    assert 1 <= len(m.dream_jobs()) <= 2
+
+
+def test_all_stores_for_cron(memfs_cli, m, planted, git_error_sessions):
+    m.create_store("quiet")
+    r = memfs_cli("dream", "run", "--all-stores", "--since", "3650d", "--min-sessions", "5", "--engine", "local")
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert lines[0].startswith("quiet: skipped: 1 sessions since ")
+    assert lines[1].startswith("team-sre: drm_") and lines[1].endswith("completed: 6 sessions, 3 changes proposed")
+    # run again: it resumes from the last dream; nothing new since then
+    r = memfs_cli("dream", "run", "--all-stores", "--since", "3650d", "--min-sessions", "1", "--engine", "local")
+    assert r.exit_code == 0
+    assert r.output.splitlines()[1].startswith("team-sre: skipped: ")
+    # a new session arrives: the next run dreams again
+    m.write(planted, "/new.md", b"fresh\n", identity=Identity(agent="dan", session="s-dan", actor="agent"))
+    r = memfs_cli("dream", "run", "--all-stores", "--since", "3650d", "--min-sessions", "1", "--engine", "local")
+    assert "team-sre: drm_" in r.output and "completed: 1 sessions" in r.output
+
+
+def test_cancel_a_running_job(m, planted, git_error_sessions):
+    seen = []
+
+    def progress(what, done, total):
+        seen.append(what)
+        if what == "checking facts":
+            m.cancel_dream_job(m.dream_jobs()[0].id)
+
+    res = dream.run(m, planted, engine="local", since=0.0, progress=progress)
+    assert res.job.status == "canceled" and res.job.error["type"] == "canceled"
+    assert "mining transcripts" not in seen
+    assert m.dream_lock(planted) is None

@@ -1,0 +1,83 @@
+"""`memfs transcripts add/ls/show` and the registry behind them."""
+
+import json
+
+from memfs import transcripts as T
+
+from transcripthelpers import write_jsonl
+
+
+def _projects_folder(tmp_path):
+    """A Claude Code projects folder: a session file, its sub-agent file, an old-style agent file."""
+    proj = tmp_path / "projects" / "-work-app"
+    sid = "0f0e0d0c-aaaa-bbbb-cccc-000000000001"
+    write_jsonl(proj / f"{sid}.jsonl", [
+        {"type": "user", "sessionId": sid, "uuid": "u1", "parentUuid": None, "timestamp": "2026-11-01T10:00:00Z",
+         "message": {"role": "user", "content": "go"}},
+        {"type": "assistant", "sessionId": sid, "uuid": "a1", "parentUuid": "u1", "timestamp": "2026-11-01T10:00:01Z",
+         "message": {"id": "m1", "role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "Task",
+                                                                    "input": {"prompt": "look"}}]}},
+    ])
+    write_jsonl(proj / sid / "subagents" / "agent-abc.jsonl", [
+        {"type": "assistant", "sessionId": sid, "isSidechain": True, "agentId": "abc", "uuid": "s1", "parentUuid": None,
+         "timestamp": "2026-11-01T10:00:02Z",
+         "message": {"id": "m2", "role": "assistant", "content": [{"type": "tool_use", "id": "t2", "name": "Read",
+                                                                    "input": {"file_path": "/nope"}}]}},
+        {"type": "user", "sessionId": sid, "isSidechain": True, "agentId": "abc", "uuid": "s2", "parentUuid": "s1",
+         "timestamp": "2026-11-01T10:00:03Z", "message": {"role": "user", "content": [
+             {"type": "tool_result", "tool_use_id": "t2", "content": "<tool_use_error>File does not exist.</tool_use_error>",
+              "is_error": True}]}},
+    ])
+    (proj / "notes.txt").write_text("not a transcript")
+    (proj / "settings.json").write_text('{"theme": "dark"}')
+    return tmp_path / "projects", sid
+
+
+def test_register_projects_folder_folds_subagents(m, tmp_path):
+    folder, sid = _projects_folder(tmp_path)
+    out = T.register(m, [str(folder)], agent="alice")
+    got = sorted((r.skipped is None, r.path.rsplit("/", 1)[1]) for r in out)
+    assert got == [(False, "settings.json"), (True, f"{sid}.jsonl"), (True, "agent-abc.jsonl")]
+    regs = m.transcripts(session_ids=[sid])
+    assert len(regs) == 2 and all(t.agent == "alice" for t in regs)
+    sessions = T.sessions_for(m, [sid])
+    assert len(sessions) == 1
+    s = sessions[0]
+    assert [t.sidechain for t in s.turns] == [False, False, True, True]
+    assert [(e.tool, e.ref.line) for e in s.errors()] == [("Read", 2)]
+    assert str(s.errors()[0].ref).endswith("agent-abc.jsonl:2")
+
+
+def test_register_again_updates_not_duplicates(m, tmp_path):
+    folder, sid = _projects_folder(tmp_path)
+    T.register(m, [str(folder)])
+    T.register(m, [str(folder)], agent="bob")
+    assert len(m.transcripts()) == 2
+    assert {t.agent for t in m.transcripts()} == {"bob"}
+
+
+def test_cli_add_ls_show(samples, memfs_cli, m, store):
+    r = memfs_cli("transcripts", "add", str(samples), "--agent", "alice", "--store", "team-sre")
+    assert r.exit_code == 0, r.output
+    assert "4 transcripts registered, 0 files skipped" in r.output
+    assert "line 13: unparseable" in r.output and "line 16: unparseable" in r.output
+    assert "3 unparseable" in r.output
+    rows = json.loads(memfs_cli("transcripts", "ls", "--json").output)
+    by = {row["session_id"]: row for row in rows}
+    assert by["c64cc478-3430-40fe-8e9c-4ee9986e9754"]["corrections"] == 2
+    assert by["edge_cases"]["unparseable"] == 3
+    assert all(row["stores"] == ["team-sre"] for row in rows)
+    r = memfs_cli("transcripts", "show", "c64cc478-3430-40fe-8e9c-4ee9986e9754")
+    assert "claude-code_coverage-test-fix.jsonl:26  hook: Stop hook feedback:" in r.output
+
+
+def test_cli_add_missing_path_is_one_line_error(memfs_cli, tmp_path):
+    r = memfs_cli("transcripts", "add", str(tmp_path / "nope"))
+    assert r.exit_code == 3
+    assert r.stderr.strip().startswith("Error: no such file or directory") and len(r.stderr.splitlines()) == 1
+
+
+def test_session_override(m, samples):
+    T.register(m, [str(samples / "claude-code_coverage-test-fix.jsonl")], session="my-session")
+    assert [t.session_id for t in m.transcripts()] == ["my-session"]
+    assert T.sessions_for(m, ["my-session"])[0].session_id == "my-session"
