@@ -1,6 +1,8 @@
 """The torture suite: each test records what it tried and what it found; the session ends with
 one table (operations tried, faults injected, writes acknowledged, writes found, writes lost)."""
 
+import os
+
 import pytest
 
 RESULTS: dict[str, dict] = {}
@@ -34,3 +36,23 @@ def pytest_terminal_summary(terminalreporter):
             total[k] += row[k]
     w.write_line("-" * len(head))
     w.write_line(f"{'total':<52} {total['ops']:>10} {total['faults']:>7} {total['acked']:>7} {total['found']:>7} {total['lost']:>5}")
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(tmp_path_factory):
+    """A real `memfs serve` app (uvicorn, in a thread) over a store with one memory, and a key."""
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "http"))
+    from apiserver import Server
+
+    from memfs import Memfs
+
+    db = str(tmp_path_factory.mktemp("fuzz") / "memfs.db")
+    with Memfs(db) as m:
+        s = m.create_store("fuzz")
+        m.write(s, "/a.md", b"a\n")
+        _, key = m.create_api_key(all_stores="rw")
+    server = Server(db).start()
+    yield server, key, s.uid
+    server.stop()

@@ -592,6 +592,7 @@ class MemfsOps(pyfuse3.Operations):
         nid = self.nid(ino)
         st = self.states.get(nid)
         writable = flags & os.O_ACCMODE != os.O_RDONLY
+        truncating = bool(flags & os.O_TRUNC)  # Linux truncates even on O_RDONLY|O_TRUNC
         if st is None:
             n = self._node(ino)
             if n.kind == DIR:
@@ -599,9 +600,9 @@ class MemfsOps(pyfuse3.Operations):
             store, scope = self.scopes[n.store_id]
             st = FileState(node_id=n.id, store=store, parent_id=n.parent_id, name=n.name, mode=n.mode,
                            mtime_ns=n.mtime_ns)
-        if writable:
+        if writable or truncating:
             store = self._writable(st.store.id)
-            if flags & os.O_TRUNC:
+            if truncating:
                 if not st.pending:
                     self._load_for_write(st, truncating=True)
                 st.data = bytearray()
@@ -941,6 +942,14 @@ class MemfsOps(pyfuse3.Operations):
                                  mtime_ns=st.mtime_ns if st.mtime_set else None, lease_owner=self.owner)
         except errors.PreconditionFailed:
             self._refuse(st, store, path, expected, "stale: the file changed since this session's version")
+        except errors.HookRefused as e:  # kept in .memfs/conflicts/ like a stale write, but EACCES
+            try:
+                self._refuse(st, store, path, expected, f"refused by a write hook: {e.message}")
+            except pyfuse3.FUSEError:
+                pass
+            if st.pending:
+                self._abandon(st)
+            fail(errno.EACCES)
         except errors.ContentTooLarge:
             self._abandon(st)
             fail(errno.EFBIG)

@@ -15,6 +15,7 @@ from typing import Iterable, Iterator, Optional
 
 from .. import errors
 from . import claude_code, managed_agents, messages_api, mount, stream_json
+from .common import scrub
 from .model import Finding, Problem, Ref, Session, ToolCall, ToolResult, Turn
 
 FORMATS = (claude_code.FORMAT, stream_json.FORMAT, messages_api.FORMAT, managed_agents.FORMAT)
@@ -37,6 +38,7 @@ def detect(path: str) -> tuple[Optional[str], object]:
                     except ValueError:
                         continue
                     if isinstance(d, dict):
+                        scrub(d)
                         firsts.append(d)
                     if len(firsts) >= 20:
                         break

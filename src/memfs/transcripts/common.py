@@ -27,7 +27,28 @@ def iter_json_lines(path: str, session: Session) -> Iterator[tuple[int, dict]]:
                 session.problems.append(Problem(Ref(path, n), "unparseable",
                                                 f"a JSON {type(obj).__name__}, not an object"))
                 continue
+            bad = scrub(obj)
+            if bad:
+                session.problems.append(Problem(Ref(path, n), "malformed", f"ignored non-text {', '.join(bad)}"))
             yield n, obj
+
+
+# fields the readers use as names and keys: any JSON may arrive in them, only text is meaningful
+ID_FIELDS = ("type", "subtype", "uuid", "parentUuid", "leafUuid", "sessionId", "session_id", "id",
+             "tool_use_id", "agentId", "role", "name", "parent_tool_use_id")
+
+
+def scrub(obj: dict) -> list[str]:
+    """Drop identifier fields that are not text (here and in `message`); returns what was dropped."""
+    bad = []
+    for where, d in (("", obj), ("message.", obj.get("message"))):
+        if not isinstance(d, dict):
+            continue
+        for k in ID_FIELDS:
+            if k in d and d[k] is not None and not isinstance(d[k], str):
+                del d[k]
+                bad.append(where + k)
+    return bad
 
 
 def parse_ts(value: Any) -> Optional[float]:
