@@ -150,3 +150,18 @@ class Unauthenticated(MemfsError):
     http_status = 401
     error_type = "authentication_error"
     exit_code = 6
+
+
+class HookRefused(MemfsError):
+    """A write hook of the store refused the write (or failed, with the hook set to fail closed).
+    `reason` is what the hook said (or why it failed); the message names the hook."""
+
+    errno = _errno.EACCES
+    http_status = 422
+    error_type = "hook_refused_error"
+    exit_code = 9
+
+    def __init__(self, message: str, reason: str = "", hook_id=None, **details):
+        super().__init__(message, reason=reason, hook_id=hook_id, **details)
+        self.reason = reason
+        self.hook_id = hook_id
