@@ -1,15 +1,18 @@
 """Convergence under contention: agents on several mounts of one store do read-modify-write
-cycles with plain shell tools (no xattrs), while writers on the store API do the same with
-preconditions. When they settle, every acknowledged marker is in the file exactly once, every
+cycles with plain shell tools (no xattrs), while clients of the HTTP API (`memfs serve`) do the
+same with preconditions. When they settle, every acknowledged marker is in the file exactly once, every
 refused write was refused with ESTALE (or PreconditionFailed) and its content is in the conflicts
 record, and each file's revision chain is unbroken."""
 
+import json
 import os
 import re
+import socket
 import subprocess
 import sys
 
 from memfs import Memfs
+from mounting import MEMFS, wait_for
 
 MOUNTS = int(os.environ.get("MEMFS_TORTURE_MOUNTS", "4"))
 API_WRITERS = 2
@@ -35,39 +38,67 @@ done
 """
 
 API_AGENT = r"""
-import random, sys, time
-from memfs import Identity, Memfs, errors
-db, tag, cycles = sys.argv[1], sys.argv[2], int(sys.argv[3])
-m = Memfs(db, identity=Identity(agent=tag, session=tag, actor="api"))
+import http.client, json, random, sys, time
+port, key, store, cycles = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[5])
+tag, ids = sys.argv[4], json.loads(sys.argv[6])
+
+def call(method, path, body=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request(method, path, json.dumps(body) if body is not None else None,
+              {"x-api-key": key, "content-type": "application/json"})
+    r = c.getresponse()
+    out = (r.status, json.loads(r.read()))
+    c.close()
+    return out
+
 for i in range(1, cycles + 1):
-    path = "/notes.md" if i % 2 == 0 else "/lessons.md"
+    name = "notes.md" if i % 2 == 0 else "lessons.md"
+    url = f"/v1/memory_stores/{store}/memories/{ids[name]}"
     mark = f"MARK-{tag}-{i}"
     while True:
-        n = m.lookup("s", path)
-        base = m.read("s", path)
-        try:
-            m.write("s", path, base.rstrip(b"\n") + b"\n" + mark.encode() + b"\n", if_match=n.sha256)
-            print("ACK", path[1:], mark, flush=True)
+        status, mem = call("GET", url)
+        assert status == 200, mem
+        new = mem["content"].rstrip("\n") + "\n" + mark + "\n"
+        status, body = call("POST", url, {"content": new, "precondition": {
+            "type": "content_sha256", "content_sha256": mem["content_sha256"]}})
+        if status == 200:
+            print("ACK", name, mark, flush=True)
             break
-        except errors.PreconditionFailed:
-            print("REFUSED", path[1:], mark, flush=True)
-            time.sleep(random.random() / 50)
+        assert status == 409 and body["error"]["type"] == "memory_precondition_failed_error", (status, body)
+        print("REFUSED", name, mark, flush=True)
+        time.sleep(random.random() / 50)
 """
 
 
-def test_no_lost_update_across_mounts_and_api(seeded, mounter, record, tmp_path):
+def free_port():
+    with socket.socket() as sk:
+        sk.bind(("127.0.0.1", 0))
+        return sk.getsockname()[1]
+
+
+def port_open(port):
+    with socket.socket() as sk:
+        return sk.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_no_lost_update_across_mounts_and_api(seeded, mounter, record, tmp_path, request):
     db = seeded
     with Memfs(db) as m:
         s = m.create_store("s")
-        for f in FILES:
-            m.write(s, f"/{f}", b"# shared\n")
+        ids = {f: f"mem_{m.write(s, '/' + f, b'# shared\n').node.id}" for f in FILES}
+        _, key = m.create_api_key(stores={"s": "rw"}, name="convergence")
         head0 = m.head()
+    port = free_port()
+    server = subprocess.Popen([*MEMFS, "--db", db, "serve", "--port", str(port), "--log-level", "warning"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    request.addfinalizer(server.kill)
+    assert wait_for(lambda: port_open(port), timeout=15), "memfs serve did not start"
     mounts = [mounter("s=rw", agent=f"agent{i}", session=f"sess{i}", name=f"m{i}") for i in range(MOUNTS)]
     procs = [subprocess.Popen(["bash", "-c", SHELL_AGENT, "agent", str(mt.path), f"sh{i}", str(CYCLES)],
                               stdout=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(tmp_path)})
              for i, mt in enumerate(mounts)]
-    procs += [subprocess.Popen([sys.executable, "-c", API_AGENT, db, f"api{i}", str(CYCLES)],
-                               stdout=subprocess.PIPE, text=True) for i in range(API_WRITERS)]
+    procs += [subprocess.Popen([sys.executable, "-c", API_AGENT, str(port), key, s.uid, f"api{i}", str(CYCLES),
+                                json.dumps(ids)], stdout=subprocess.PIPE, text=True) for i in range(API_WRITERS)]
     lines = []
     for p in procs:
         out, _ = p.communicate(timeout=600)
@@ -100,6 +131,7 @@ def test_no_lost_update_across_mounts_and_api(seeded, mounter, record, tmp_path)
         conflicts = m.conflicts("s")
         kept = " ".join(m.blob(c.sha256).decode() for c in conflicts if c.sha256)
         mount_refusals = [(f, mark) for f, mark in refused if mark.startswith("MARK-sh")]
+        api_writes = [r for r in m.log("s") if r.id > head0 and r.actor == "api"]
         missing = [mark for _, mark in mount_refusals if mark not in kept]
         writes = len([r for r in m.log("s") if r.id > head0 and r.op == "write"])
     record(ops=len(acked) + len(refused), faults=len(refused), acked=len(acked), found=found, lost=lost)
@@ -107,3 +139,4 @@ def test_no_lost_update_across_mounts_and_api(seeded, mounter, record, tmp_path)
     assert refused, "no contention happened: the test proved nothing"
     assert missing == [], f"refused content not in .memfs/conflicts: {missing[:5]}"
     assert writes == len(acked), "a write landed that nobody acknowledged, or one was counted twice"
+    assert len(api_writes) == API_WRITERS * CYCLES and all(r.api_key_id for r in api_writes)
