@@ -85,7 +85,7 @@ def test_no_lost_update_across_mounts_and_api(seeded, mounter, record, tmp_path,
     db = seeded
     with Memfs(db) as m:
         s = m.create_store("s")
-        ids = {f: f"mem_{m.write(s, '/' + f, b'# shared\n').node.id}" for f in FILES}
+        ids = {f: "mem_%d" % m.write(s, "/" + f, b"# shared\n").node.id for f in FILES}
         _, key = m.create_api_key(stores={"s": "rw"}, name="convergence")
         head0 = m.head()
     port = free_port()
