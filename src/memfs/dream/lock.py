@@ -13,6 +13,7 @@ import time
 from contextlib import contextmanager
 
 from .. import errors
+from ..proc import pid_alive  # noqa: F401  (also used by the dream commands)
 
 MAX_AGE = 24 * 3600
 
@@ -23,20 +24,6 @@ class LockHeld(errors.MemfsError):
     exit_code = 11
     error_type = "lock_held"
     http_status = 409
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped) holds nothing
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def is_stale(rec: dict, now: float | None = None) -> bool:

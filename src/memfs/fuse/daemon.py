@@ -16,6 +16,7 @@ import time
 from typing import Optional
 
 from .. import errors
+from ..proc import pid_alive
 from ..store import Identity, Memfs, Store
 
 log = logging.getLogger("memfs.fuse")
@@ -189,10 +190,10 @@ def stop(m: Memfs, mountpoint: str, timeout: float = 30.0) -> str:
     mp = os.path.realpath(mountpoint)
     live = [s for s in m.sessions(active=True) if s.mountpoint == mp and s.kind == "mount"]
     for s in live:
-        if _alive(s.pid):
+        if pid_alive(s.pid):
             os.kill(s.pid, signal.SIGTERM)
             deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and (is_mounted(mp) or _alive(s.pid)):
+            while time.monotonic() < deadline and (is_mounted(mp) or pid_alive(s.pid)):
                 time.sleep(0.02)
             if not is_mounted(mp):
                 return f"unmounted {mp}"
@@ -206,22 +207,6 @@ def stop(m: Memfs, mountpoint: str, timeout: float = 30.0) -> str:
     raise errors.NotFound(f"{mp} is not a memfs mount")
 
 
-def _alive(pid: Optional[int]) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie child counts as gone
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def live_mounts(m: Memfs) -> list[dict]:
     """Mount sessions of this host that are still open. A session whose daemon is gone (killed)
     is closed here, as restic treats a lock whose process has died."""
@@ -231,7 +216,7 @@ def live_mounts(m: Memfs) -> list[dict]:
     for s in m.sessions(active=True):
         if s.kind != "mount" or s.host != host:
             continue
-        alive = _alive(s.pid)
+        alive = pid_alive(s.pid)
         if not alive:
             m.close_session(s.id)
         state = "live" if alive and s.mountpoint in mounted else (
