@@ -12,6 +12,7 @@ import time
 import pytest
 
 from memfs import Memfs
+from mounting import memfs
 
 from fusehelpers import elapsed_until, head, history, ok, ops, revs, stored, temp_names
 
@@ -268,8 +269,6 @@ def test_vim_wq(mnt, seeded, settings):
 
 
 @pytest.mark.skipif(VIM is None, reason="vim is not installed (scripts/setup-system installs vim-tiny)")
-@pytest.mark.xfail(strict=True, reason="known limitation: renaming the original to a backup name and writing a "
-                   "new file restarts the file's history (needs an inode table in the daemon; see the README)")
 def test_vim_save_that_renames_the_original_to_a_backup(mnt, seeded):
     """vim with backupcopy=no (and emacs by default) saves by renaming f to f~, writing a new f and
     removing f~. The history of f must go on, and f~ must not enter the log."""
@@ -321,3 +320,27 @@ def test_git_init_add_commit_leave_no_temp_names(mnt, seeded, tmp_path):
         live = set(m.tree("team-sre"))
     transient = sorted({p for r in new for p in (r.path, r.old_path) if p and p not in live})
     assert temp_names(new) == [] and transient == [], f"temp files reached the store log: {transient}"
+
+
+def test_rename_to_a_backup_name_resolves_truthfully(seeded, mounter):
+    """`mv f f~` is held back (an editor may write a new f next). Whatever follows, the store ends
+    up as the commands meant: a removed backup is a deletion, a restored one is nothing, one left
+    alone is the rename itself (here at unmount), with the file's history kept."""
+    mnt = mounter("team-sre=rw", agent="ed")
+    for name in ("gone", "back", "kept"):
+        (mnt / f"{name}.md").write_text(f"{name} v1\n")
+    with Memfs(seeded) as m:
+        ids = {name: m.lookup("team-sre", f"/{name}.md").id for name in ("gone", "back", "kept")}
+        h = m.head()
+    ok("mv gone.md gone.md~ && rm gone.md~ && mv back.md back.md~ && mv back.md~ back.md && mv kept.md kept.md~",
+       mnt.path)
+    assert sorted(os.listdir(mnt.path)) == ["back.md", "kept.md~"]
+    assert (mnt / "back.md").read_text() == "back v1\n" and (mnt / "kept.md~").read_text() == "kept v1\n"
+    memfs(seeded, "umount", str(mnt.path))
+    with Memfs(seeded) as m:
+        assert m.lookup("team-sre", "/gone.md") is None
+        assert [r.op for r in m.log("team-sre", "/gone.md", after=h)] == ["delete"]
+        assert m.lookup("team-sre", "/back.md").id == ids["back"] and not m.log("team-sre", "/back.md", after=h)
+        kept = m.lookup("team-sre", "/kept.md~")
+        assert kept.id == ids["kept"] and m.lookup("team-sre", "/kept.md") is None
+        assert [r.op for r in m.history("team-sre", "/kept.md~")][:2] == ["rename", "create"]

@@ -92,6 +92,7 @@ class FileState:
     stale_trunc: bool = False          # truncated over a version this session no longer has
     kind: str = FILE                   # SYMLINK for a scratch-named link kept in memory (data: target)
     lease_at: float = 0.0              # when this mount last took the file's write lease (monotonic)
+    shadow_of: Optional[tuple] = None  # (node, dir, name): a stored file renamed onto this scratch name
     released_at: float = 0.0
 
 
@@ -120,7 +121,11 @@ class MemfsOps(pyfuse3.Operations):
         self.uid, self.gid = os.getuid(), os.getgid()
         self.states: dict[int, FileState] = {}
         self.pending: dict[tuple[int, str], FileState] = {}
-        self.alias: dict[int, int] = {}      # inode -> node, when a pending file landed on another node
+        # Inodes are node ids + 1, except where a save by rename made the kernel's inode and the
+        # stored file part ways: `alias` maps such an inode to its node, `node_ino` a node to its inode.
+        self.alias: dict[int, int] = {}
+        self.node_ino: dict[int, int] = {}
+        self.hidden: dict[tuple[int, str], int] = {}  # (dir, name) -> node renamed away, not yet in the store
         self.handles: dict[int, Handle] = {}
         self.dirhandles: dict[int, list] = {}
         self.seen: dict[tuple[int, str], Optional[str]] = {}
@@ -141,7 +146,15 @@ class MemfsOps(pyfuse3.Operations):
     # ------------------------------------------------------------------ inode <-> node
 
     def ino(self, node_id: int) -> int:
-        return ROOT if node_id == self.single_root else node_id + 1
+        return ROOT if node_id == self.single_root else self.node_ino.get(node_id, node_id + 1)
+
+    def _rebind(self, ino: int, node_id: int):
+        self.alias[ino] = node_id
+        self.node_ino[node_id] = ino
+
+    def _child(self, parent_id: int, name: str):
+        """The stored child as the kernel sees it: none where it was renamed away (see hidden)."""
+        return None if (parent_id, name) in self.hidden else self.m.child(parent_id, name)
 
     def nid(self, ino: int) -> Optional[int]:
         if ino == ROOT:
@@ -261,7 +274,7 @@ class MemfsOps(pyfuse3.Operations):
         st = self.pending.get((pnid, name))
         if st is not None:
             return self._state_attr(st)
-        n = self.m.child(pnid, name)
+        n = self._child(pnid, name)
         if n is not None:
             return self._node_attr(n)
         if name == virtual.DIRNAME:
@@ -373,7 +386,7 @@ class MemfsOps(pyfuse3.Operations):
             d = self._node(ino)
             if d.kind != DIR:
                 fail(errno.ENOTDIR)
-            entries = [(n.name, self._node_attr(n)) for n in self.m.children(d.id)]
+            entries = [(n.name, self._node_attr(n)) for n in self.m.children(d.id) if (d.id, n.name) not in self.hidden]
             entries += [(st.name, self._state_attr(st)) for (pid, _), st in self.pending.items() if pid == d.id]
             entries.sort(key=lambda e: e[0])
             here = self._node_attr(d, ino)
@@ -411,7 +424,7 @@ class MemfsOps(pyfuse3.Operations):
         d = self._dir_node(parent_ino)
         store = self._writable(d.store_id)
         name = paths.check_name(name)
-        n = self.m.child(d.id, name)
+        n = self._child(d.id, name)
         if n is None:
             fail(errno.ENOENT)
         if n.kind != DIR:
@@ -429,7 +442,7 @@ class MemfsOps(pyfuse3.Operations):
         if (d.id, name) in self.pending:
             fail(errno.EEXIST)
         if is_scratch(name, d.name):  # a tool's probe (git init): kept in memory like scratch files
-            if self.m.child(d.id, name) is not None:
+            if self._child(d.id, name) is not None:
                 fail(errno.EEXIST)
             st = FileState(node_id=self._new_node_id(), store=store, parent_id=d.id, name=name, mode=0o777,
                            mtime_ns=time.time_ns(), data=bytearray(target), dirty=True, pending=True,
@@ -463,8 +476,14 @@ class MemfsOps(pyfuse3.Operations):
         st = self.pending.pop((d.id, name), None)
         if st is not None:  # never committed: nothing to record
             self._unlinked(st)
+            if st.shadow_of and self.hidden.get(st.shadow_of[1:]) == st.shadow_of[0]:
+                # renamed away and removed, with nothing saved in its place: a deletion
+                del self.hidden[st.shadow_of[1:]]
+                n = self.m.node(st.shadow_of[0])
+                if n is not None:
+                    self.own_revs.add(self.m.delete(store, n.path, lease_owner=self.owner).id)
             return
-        n = self.m.child(d.id, name)
+        n = self._child(d.id, name)
         if n is None:
             fail(errno.ENOENT)
         if n.kind == DIR:
@@ -499,16 +518,20 @@ class MemfsOps(pyfuse3.Operations):
         name_old, name_new = paths.check_name(name_old), self._new_name(dnew, name_new)
         dst_path = paths.join(dnew.path, name_new)
         dst_pending = self.pending.get((dnew.id, name_new))
-        dst_node = None if dst_pending else self.m.child(dnew.id, name_new)
+        dst_node = None if dst_pending else self._child(dnew.id, name_new)
         if noreplace and (dst_pending or dst_node):
             fail(errno.EEXIST)
         src = self.pending.get((dold.id, name_old))
         if src is not None:
             return self._rename_pending(src, store, dnew, name_new, dst_path, dst_pending, dst_node)
-        n = self.m.child(dold.id, name_old)
+        n = self._child(dold.id, name_old)
         if n is None:
             fail(errno.ENOENT)
         st = self.states.get(n.id)
+        if (st is None and n.kind == FILE and dst_node is None and dst_pending is None
+                and is_scratch(name_new, dnew.name) and not is_scratch(name_old, dold.name)
+                and self.m.child(dnew.id, name_new) is None):
+            return self._rename_to_backup(n, store, dold, dnew, name_new)
         if st is not None and st.dirty:
             self._commit(st)
         if dst_node is not None and dst_node.kind == FILE:
@@ -524,6 +547,39 @@ class MemfsOps(pyfuse3.Operations):
         if st is not None:  # open descriptors follow the file
             st.parent_id, st.name = dnew.id, name_new
         self._move_seen(store.id, n.path, dst_path)
+
+    def _rename_to_backup(self, n, store, dold, dnew, name_new):
+        """`mv f f~` before an editor writes a new `f` (vim's backupcopy=no, emacs): the store
+        keeps `f` where it is, hidden here, and the backup is served from memory. If a new `f`
+        follows, it lands on the same stored file, whose history goes on; if the backup is then
+        removed, nothing else happens. Left alone, the backup becomes the real rename."""
+        sb = FileState(node_id=self._new_node_id(), store=store, parent_id=dnew.id, name=name_new, mode=n.mode,
+                       mtime_ns=n.mtime_ns, data=bytearray(self._blob(n.sha256)), dirty=True, pending=True,
+                       scratch=True, released_at=time.monotonic(), shadow_of=(n.id, dold.id, n.name))
+        self._rebind(self.ino(n.id), sb.node_id)  # the kernel's inode is now the backup's
+        self._rebind(self.ino(self._new_node_id()), n.id)  # and the stored file gets a fresh one
+        self.hidden[(dold.id, n.name)] = n.id
+        self.pending[(dnew.id, name_new)] = sb
+        self.states[sb.node_id] = sb
+
+    def _commit_shadow(self, st: FileState):
+        """A backup nobody replaced: perform the rename it stood for (and its edits, if any)."""
+        node_id, dir_id, name = st.shadow_of
+        self.hidden.pop((dir_id, name), None)
+        n = self.m.node(node_id)
+        self.pending.pop((st.parent_id, st.name), None)
+        self.states.pop(st.node_id, None)
+        st.pending = st.dirty = False
+        if n is None:
+            return
+        dst = self._path(st)
+        if n.path != dst:
+            self.own_revs.add(self.m.rename(st.store, n.path, dst, lease_owner=self.owner).id)
+        self._rebind(self.ino(st.node_id), node_id)
+        if bytes(st.data) != self._blob(n.sha256):
+            r = self.m.write(st.store, dst, bytes(st.data), lease_owner=self.owner)
+            if r.revision:
+                self.own_revs.add(r.revision.id)
 
     def _rename_pending(self, st, store, dnew, name_new, dst_path, dst_pending, dst_node):
         """A file this mount created and has not committed (a scratch file, typically) moves onto
@@ -563,7 +619,7 @@ class MemfsOps(pyfuse3.Operations):
         d = self._dir_node(parent_ino)
         store = self._writable(d.store_id)
         name = self._new_name(d, name)
-        existing = self.pending.get((d.id, name)) or self.m.child(d.id, name)
+        existing = self.pending.get((d.id, name)) or self._child(d.id, name)
         if existing is not None:
             # our negative entry was stale (another session created it): open what is there
             if flags & os.O_EXCL:
@@ -914,14 +970,17 @@ class MemfsOps(pyfuse3.Operations):
                 self.own_revs.add(n.head_rev)
                 self.states.pop(st.node_id, None)
                 return
+            if st.pending and st.shadow_of and self.hidden.get(st.shadow_of[1:]) == st.shadow_of[0]:
+                return self._commit_shadow(st)
             if st.pending:
                 cur = self.m.lookup(store, path)
                 expected = armed or (self.seen.get(key) if cur is not None else None)
                 r = self.m.write(store, path, content, mode=st.mode, if_match=expected,
                                  node_id=None if cur is not None else st.node_id,
                                  mtime_ns=st.mtime_ns if st.mtime_set else None, lease_owner=self.owner)
-                if r.node.id != st.node_id:  # landed on a file another session created meanwhile
-                    self.alias[self.ino(st.node_id)] = r.node.id
+                if r.node.id != st.node_id:  # landed on a stored file: one renamed away, or another's
+                    self.hidden.pop((st.parent_id, st.name), None)
+                    self._rebind(self.ino(st.node_id), r.node.id)
                     self.states.pop(st.node_id, None)
                     self.pending.pop((st.parent_id, st.name), None)
                     st.node_id = r.node.id
@@ -944,7 +1003,7 @@ class MemfsOps(pyfuse3.Operations):
             self._refuse(st, store, path, expected, "stale: the file changed since this session's version")
         except errors.HookRefused as e:  # kept in .memfs/conflicts/ like a stale write, but EACCES
             try:
-                self._refuse(st, store, path, expected, f"refused by a write hook: {e.message}")
+                self._refuse(st, store, path, expected, f"refused by write hook {e.hook_id}: {e.reason}")
             except pyfuse3.FUSEError:
                 pass
             if st.pending:
@@ -966,7 +1025,9 @@ class MemfsOps(pyfuse3.Operations):
         st.loaded_sha = r.node.sha256
         st.appended = bytearray()
         st.append_only = True
-        if content is not None:
+        if r.redacted:  # a write hook changed the content: the kernel's pages hold what was written
+            self._invalidate_later(self.ino(r.node.id))
+        elif content is not None:
             self._blobs[r.node.sha256] = content
 
     def _invalidate_later(self, ino: int):
