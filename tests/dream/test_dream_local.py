@@ -222,3 +222,40 @@ def test_refused_writes_in_the_mount_record_become_a_lesson(m, store):
     text = p.change("/lessons/recurring-errors.md").content
     assert "### memfs.write: write of team-sre:<path> refused: stale: another session changed the file" in text
     assert "(agents: alice, bob)" in text and "mnt-alice @ memfs#/conflicts/1" in text
+
+
+def _timing_sessions(m, store, tmp_path, delays, prefix="t"):
+    """Sessions in which a health check fails some seconds after a restart."""
+    from dreamhelpers import cc_session
+
+    for k, delay in enumerate(delays):
+        sid = f"{prefix}-{k}"
+        cc_session(tmp_path / "timing" / f"{sid}.jsonl", sid, [
+            ("user", "restart the api"),
+            ("tool", "Bash", {"command": "kubectl rollout restart deploy/api"}, "restarted", False),
+            ("wait", delay),
+            ("tool", "Bash", {"command": "curl -sf http://api/health"}, "Exit code 22\ncurl: (22) 502 upstream unavailable",
+             True),
+        ], start=f"2026-11-2{k}T09:00:00+00:00")
+        register(m, [str(tmp_path / "timing" / f"{sid}.jsonl")], agent=f"agent{k}", stores=[store.name])
+
+
+def test_a_delay_that_repeats_across_sessions_becomes_a_timing_lesson(m, store, tmp_path):
+    _timing_sessions(m, store, tmp_path, [56, 59, 58])  # + 2 s: the helper's records are a second apart
+    p = proposal_of(run(m, store))
+    note = p.change("/lessons/timing.md")
+    assert note is not None and note.action == "create"
+    assert "about 60 s after Bash `kubectl rollout restart deploy/api`" in note.content
+    assert "- Delays seen: 58 s; 60 s; 61 s" in note.content
+    assert "- Seen 3 times in 3 sessions" in note.content
+    assert len({e.session for e in note.annotations[0].evidence}) == 3
+    # applied, the next dream over the same sessions has nothing to add
+    job = run(m, store)
+    assert not dream.apply_job(m, job.id).conflicts
+    assert run(m, store).proposal["changes"] == []
+
+
+def test_scattered_or_rare_delays_are_not_a_regularity(m, store, tmp_path):
+    _timing_sessions(m, store, tmp_path, [10, 60, 200], prefix="scattered")
+    _timing_sessions(m, store, tmp_path, [60, 60], prefix="rare")
+    assert proposal_of(run(m, store)).change("/lessons/timing.md") is None

@@ -34,7 +34,11 @@ from ..proposal import Annotation, Evidence, Proposal, build_changes
 NAME = "local"
 ERRORS_NOTE = "/lessons/recurring-errors.md"
 CORRECTIONS_NOTE = "/lessons/corrections.md"
-MANAGED = (ERRORS_NOTE, CORRECTIONS_NOTE)
+TIMING_NOTE = "/lessons/timing.md"
+MANAGED = (ERRORS_NOTE, CORRECTIONS_NOTE, TIMING_NOTE)
+TIMING_MIN_SESSIONS = 3   # a delay seen in this many sessions, and
+TIMING_SPREAD = 1.5       # the longest at most this many times the shortest, is a regularity
+TIMING_MIN_DELAY = 5.0    # shorter gaps are just the next step, not a delay worth a note
 EVIDENCE_SHOWN = 12
 ITEMS_SHOWN = 8
 
@@ -288,6 +292,38 @@ def digest_session(s) -> tuple[list[Occurrence], list[tuple]]:
     return occ, ran
 
 
+def timing_occurrences(s) -> list[Occurrence]:
+    """Errors that came some time after a command that had run fine: for each error, the delay
+    since the most recent successful command of the same session (timing regularities, such as
+    "the alert fires about 60 s after the deploy", are the delays that repeat across sessions)."""
+    calls = {c.id: c for t in s.turns for c in t.tool_calls}
+    last_ok = None  # (time, command signature, summary)
+    out, seen = [], set()
+    for t in s.turns:
+        if t.timestamp is None:
+            continue
+        for r in t.tool_results:
+            call = calls.get(r.tool_use_id)
+            if call is None:
+                continue
+            if not r.is_error:
+                cmd = call.input.get("command") if isinstance(call.input, dict) else None
+                if isinstance(cmd, str) and cmd.strip():
+                    last_ok = (t.timestamp, signature(cmd), call_summary(call))
+                continue
+            sig = signature(r.content)
+            if not sig or last_ok is None or t.timestamp - last_ok[0] < TIMING_MIN_DELAY:
+                continue
+            key = f"{last_ok[1]} -> {call.name}: {sig}"
+            if key in seen:  # once per session: a regularity is about sessions agreeing
+                continue
+            seen.add(key)
+            title = f"{call.name}: {sig} — about {{delay}} s after {last_ok[2]}"
+            out.append(Occurrence("timing", key, title, s.session_id, s.agent, str(r.ref), t.timestamp,
+                                  f"{t.timestamp - last_ok[0]:.0f}", [], call.name, None))
+    return out
+
+
 def correction_key(f) -> tuple[str, str]:
     if f.subkind == "hook":
         m = re.search(r"\[([^\]\n]+)\]", f.text or "")
@@ -388,7 +424,7 @@ class Section:
         out = [f"### {self.title}", f"<!-- memfs-dream:lesson sig={self.sig} -->",
                f"- Seen {self.n} {'time' if self.n == 1 else 'times'} in {self.m} "
                f"{'session' if self.m == 1 else 'sessions'} (agents: {agents}){when}."]
-        for label in ("Example", "It said", "Files it named", "It asked", "What worked afterwards"):
+        for label in ("Example", "It said", "Files it named", "It asked", "Delays seen", "What worked afterwards"):
             if self.fields.get(label):
                 out.append(f"- {label}: {'; '.join(self.fields[label])}")
         out.append(f"- Evidence: {'; '.join(sorted(self.evidence))}")
@@ -807,6 +843,7 @@ class LocalEngine:
             if s.agent:
                 self.agents.add(s.agent)
             occ, ran = digest_session(s)
+            occ += timing_occurrences(s)
             self.occ += occ
             self.ran += ran
             if len(s.problems):
@@ -841,9 +878,25 @@ class LocalEngine:
             groups = merged
         return {k: sorted(v, key=Occurrence.sort_key) for k, v in sorted(groups.items())}
 
+    def timing_clusters(self):
+        """Delays between a command and an error that agree across enough sessions."""
+        out = {}
+        for key, occ in self.clusters("timing").items():
+            delays = [float(o.text) for o in occ]
+            if len({o.session for o in occ}) < TIMING_MIN_SESSIONS or max(delays) > TIMING_SPREAD * min(delays):
+                continue
+            median = sorted(delays)[len(delays) // 2]
+            for o in occ:
+                o.title = o.title.replace("{delay}", f"{median:.0f}")
+            out[key] = occ
+        return out
+
     def write_lessons(self):
         err = self.clusters("error")
         cor = self.clusters("correction")
+        self._lessons(TIMING_NOTE, self.timing_clusters(), "timing", "# Timing regularities\n\nMaintained by "
+                      "`memfs dream`: errors that came about the same time after the same command in several "
+                      "sessions, with the delays seen.")
         self._lessons(ERRORS_NOTE, err, "error", "# Recurring errors\n\nMaintained by `memfs dream`: tool errors that "
                       "recurred across sessions, with what worked afterwards and where each was seen.")
         self._lessons(CORRECTIONS_NOTE, cor, "correction", "# Corrections agents received\n\nMaintained by "
@@ -870,6 +923,8 @@ class LocalEngine:
             items = {"What worked afterwards": sorted({w for o in last.values() for w in o.worked})}
             if kind == "error":
                 items["Example"] = [example_line(occ[0].text)] if "Example" not in sec.fields else []
+            elif kind == "timing":
+                items = {"Delays seen": sorted({f"{o.text} s" for o in occ}, key=lambda d: float(d[:-2]))}
             else:
                 agg = defaultdict(list)
                 for o in occ:
@@ -890,7 +945,7 @@ class LocalEngine:
                     agents = sorted({o.agent for o in occ if o.agent})
                     self.note(path, f"{'updated' if sig in old else 'new'} lesson: {sec.title} — seen {sec.n} times "
                               f"in {sec.m} sessions" + (f" by {', '.join(agents)}" if agents else ""),
-                              "lesson" if kind == "error" else "correction", ev, block.splitlines()[:1] +
+                              "correction" if kind == "correction" else "lesson", ev, block.splitlines()[:1] +
                               [ln for ln in block.splitlines() if ln.startswith("- Seen")])
                     self.findings["lessons"].append({"note": path, "title": sec.title, "sig": sig, "times": sec.n,
                                                      "sessions": sec.m, "agents": agents})
