@@ -102,6 +102,7 @@ def main():
         os.environ["MEMFS_SYNC"] = "normal"
         with Memfs(db, identity=Identity(agent="bench", session="bench-setup", actor="operator")) as m:
             st = m.create_store("bench", max_content_bytes=1024 * 1024)
+            prev = ""
             for i in range(args.files):
                 paras = [words(rng, vocab, rng.randrange(20, 60)) for _ in range(rng.randrange(3, 8))]
                 body = f"# Note {i}\n\n" + "\n\n".join(paras) + "\n"

@@ -598,6 +598,176 @@ cli.add_command(transcripts)
 cli.add_command(dream)
 
 
+# ---------------------------------------------------------------------------- write hooks
+
+
+@cli.group()
+def hooks():
+    """Write hooks: commands that allow, refuse or redact each write of a store (see
+    contrib/hooks/). A hook reads the write as JSON on stdin and answers
+    {"decision": "allow" | "refuse" | "redact", ...} on stdout."""
+
+
+def _hook_dict(h):
+    d = h.to_dict()
+    d["created_at"] = config.fmt_time(h.created_at)
+    return d
+
+
+@hooks.command("add")
+@click.argument("store_name", metavar="STORE")
+@click.argument("command")
+@click.option("--on", "event", type=click.Choice(["write"]), default="write", show_default=True,
+              help="What runs the hook: every write, create and append of the store.")
+@click.option("--timeout", type=float, default=5.0, show_default=True, help="Seconds the hook may take.")
+@click.option("--fail", type=click.Choice(["closed", "open"]), default="closed", show_default=True,
+              help="A hook that times out, crashes or answers garbage: refuse the write (closed) or allow it (open).")
+@pass_m
+def hooks_add(c, store_name, command, event, timeout, fail):
+    """Run COMMAND (a shell command) before every write of STORE."""
+    h = c.m.add_hook(store_name, command, on=event, timeout=timeout, fail=fail, identity=c.identity)
+    click.echo(f"added hook {h.id} on {h.event} of {h.store_name}: {h.command} "
+               f"(timeout {h.timeout:g}s, fails {h.fail})")
+
+
+@hooks.command("ls")
+@click.argument("store_name", metavar="[STORE]", required=False)
+@output_options
+@pass_m
+def hooks_ls(c, store_name, fmt):
+    """List the hooks of STORE (or of every store), in the order they run."""
+    rows = [_hook_dict(h) for h in c.m.hooks(store_name)]
+    emit(rows, fmt, ["id", "store_name", "event", "command", "timeout", "fail", "created_at", "created_by"],
+         lambda r: f"{r['id']:>4}  {r['store_name']}  on {r['event']}  timeout {r['timeout']:g}s  "
+                   f"fail {r['fail']:<6}  {r['command']}")
+
+
+@hooks.command("rm")
+@click.argument("hook_id", metavar="ID")
+@pass_m
+def hooks_rm(c, hook_id):
+    """Remove the hook ID."""
+    h = c.m.remove_hook(hook_id)
+    click.echo(f"removed hook {h.id} of {h.store_name}: {h.command}")
+
+
+# ---------------------------------------------------------------------------- replication, export, import
+
+
+@cli.command()
+@click.option("--to", "target", required=True, metavar="DB_OR_URL",
+              help="Another memfs database (PATH or sqlite:///PATH) or server (http(s)://HOST:PORT).")
+@click.option("--store", "stores", multiple=True, metavar="NAME", help="Only this store (repeatable; default: all).")
+@click.option("--once", is_flag=True, help="Stop once caught up (default: keep following the change feed).")
+@click.option("--key", envvar="MEMFS_REPLICATE_KEY", help="API key of a server target (--all-stores=rw to create "
+              "stores there) [$MEMFS_REPLICATE_KEY].")
+@pass_m
+def replicate(c, target, stores, once, key):
+    """Keep another memfs in sync with this one, from the change feed.
+
+    Every revision is replayed in order with its original agent, session, actor, time and
+    message. The cursor lives in the target, written with each revision, so a killed replicator
+    restarts where it stopped, with nothing twice and nothing missing."""
+    from .replication import open_target, replicate as run
+
+    t = open_target(target, key)
+    try:
+        n, cursor = run(c.m, t, stores=stores, once=once,
+                        progress=None if once else lambda n, cur: click.echo(f"replicated {n} revisions (source "
+                                                                             f"revision {cur})", err=True))
+    finally:
+        t.close()
+    click.echo(f"replicated {n} revisions to {target} (up to source revision {cursor})")
+
+
+@cli.command("export")
+@click.argument("store_name", metavar="STORE")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "tar"]), default="jsonl", show_default=True,
+              help="jsonl: one record per revision and blob; tar: the tree as files plus .memfs-history.jsonl.")
+@click.option("--with-history", is_flag=True, help="Every revision (default: only the current tree).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write (default: standard output).")
+@pass_m
+def export_cmd(c, store_name, fmt, with_history, output):
+    """Export a store, with its attribution (and its whole history with --with-history)."""
+    from .replication import export_store
+
+    c.m.get_store(store_name)  # an unknown store fails before any file is made
+    if not output:
+        export_store(c.m, store_name, click.get_binary_stream("stdout"), fmt, with_history)
+        return
+    part = output + ".part"
+    with open(part, "wb") as f:
+        end = export_store(c.m, store_name, f, fmt, with_history)
+    os.replace(part, output)
+    click.echo(f"exported {store_name}: {end['revisions']} revisions, {end['blobs']} blobs to {output}", err=True)
+
+
+@cli.command("import")
+@click.argument("file", metavar="FILE")
+@click.option("--as", "name", help="Name of the new store (default: the exported store's name).")
+@pass_m
+def import_cmd(c, file, name):
+    """Import an export (jsonl or tar) as a new store, with its history and attribution."""
+    from .replication import import_file
+
+    s, n = import_file(c.m, file, name)
+    click.echo(f"imported store {s.name} ({s.uid}): {n} revisions")
+
+
+# ---------------------------------------------------------------------------- search and MCP
+
+
+@cli.command("grep")
+@click.argument("store_name", metavar="STORE")
+@click.argument("pattern")
+@click.option("--history", is_flag=True, help="Search every version any file ever had, not only the current content.")
+@click.option("-i", "--ignore-case", is_flag=True, help="Match without regard to case.")
+@click.option("-F", "--fixed-strings", "fixed", is_flag=True, help="PATTERN is a plain string, not a regular expression.")
+@click.option("--path", "prefix", default="/", metavar="PREFIX", help="Only files at or under this path.")
+@click.option("--scan", is_flag=True, help="Do not use the full-text index: read every file (for comparison).")
+@click.option("--reindex", is_flag=True, help="Rebuild the full-text index from the stored content first.")
+@click.option("-n", "--limit", type=int, default=0, help="At most N matching lines (0: all).")
+@output_options
+@pass_m
+def grep_cmd(c, store_name, pattern, history, ignore_case, fixed, prefix, scan, reindex, limit, fmt):
+    """Print the lines of STORE's text files that match PATTERN (a Python regular expression), as
+    PATH:LINE:TEXT; with --history, REV:PATH:LINE:TEXT for every version that had the line.
+
+    Literal words in PATTERN are looked up in a full-text index first (SQLite FTS5, trigram), so
+    only files that can match are read. Exits 1 when nothing matches, like grep."""
+    if reindex:
+        c.m.reindex_search()
+    hits = c.m.grep(store_name, pattern, history=history, ignore_case=ignore_case, fixed=fixed, prefix=prefix,
+                    use_index=False if scan else None, limit=limit or None)
+    rows = [h.to_dict() for h in hits]
+    for r in rows:
+        r["time"] = config.fmt_time(r["created_at"])
+    emit(rows, fmt, ["store", "path", "line", "text", "rev", "sha256", "agent", "session", "time"],
+         (lambda r: f"{r['rev']}:{r['path']}:{r['line']}:{r['text']}") if history
+         else (lambda r: f"{r['path']}:{r['line']}:{r['text']}"))
+    if not hits:
+        sys.exit(1)
+
+
+@cli.command("mcp")
+@click.option("--store", "stores", multiple=True, required=True, metavar="NAME=rw|ro",
+              help="A store the MCP client may use, and how (repeatable).")
+@click.option("--agent", "agent_opt", help="Agent id recorded on the session's writes (default: --agent of memfs, or mcp).")
+@click.option("--session", "session_opt", help="Session id (default: --session of memfs, else a new one).")
+@pass_m
+def mcp_cmd(c, stores, agent_opt, session_opt):
+    """Serve STOREs to an MCP client over stdio (tools: list, read, write, history, search).
+
+    Opens one session for the connection; every write carries its agent and session id. A
+    read-only store refuses writes; a write with expected_sha256 fails, naming the stored hash,
+    when the file changed."""
+    from .mcp_server import parse_scopes, serve
+
+    scopes = parse_scopes(stores)
+    agent = agent_opt or (c.identity.agent if c.identity.actor == "agent" else "mcp")
+    serve(c.db_path, scopes, agent=agent, session=session_opt or c.identity.session)
+
+
 def main():
     cli(prog_name="memfs")
 

@@ -26,7 +26,10 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Optional
 
 from . import errors, paths
+from . import hooks as _hooks
 from .backends import open_backend
+from .hooks import Hook  # noqa: F401  (part of the API)
+from .search import GrepMatch  # noqa: F401  (part of the API)
 
 DEFAULT_MAX_CONTENT = 100 * 1024
 # how long a write lease holds without being renewed or released ($MEMFS_LEASE_SECONDS)
@@ -34,6 +37,7 @@ LEASE_SECONDS = float(os.environ.get("MEMFS_LEASE_SECONDS") or 5.0)
 FILE, DIR, SYMLINK = "file", "dir", "symlink"
 ACTORS = ("agent", "operator", "api", "dream")
 GONE_OPS = ("delete", "rmdir")
+SEARCH_BATCH = 2000  # revisions indexed per transaction when the search index catches up
 
 
 def _waits_for_leases(method):
@@ -48,6 +52,8 @@ def _waits_for_leases(method):
         while True:
             try:
                 return method(self, *args, **kw)
+            except _Rehook:  # identical content when the hooks were skipped, changed since: again
+                continue
             except errors.Leased:
                 if kw.get("lease_owner") is not None or self.db.in_transaction or time.monotonic() > deadline:
                     raise
@@ -55,6 +61,10 @@ def _waits_for_leases(method):
                 delay = min(delay * 2, 0.05)
 
     return wrapper
+
+
+class _Rehook(Exception):
+    """A write skipped its hooks as a no-op, but the file changed before its transaction."""
 
 
 def _check_lease(row, owner, what: str):
@@ -174,6 +184,7 @@ class Revision:
     redacted_by: Optional[str] = None
     store_name: Optional[str] = None
     api_key_id: Optional[str] = None
+    origin: Optional[str] = None  # replicated or imported: "SOURCE_DATABASE_ID:REVISION"
 
     @classmethod
     def _from(cls, r):
@@ -191,6 +202,7 @@ _REV_FIELDS = [f for f in Revision.__dataclass_fields__]
 class WriteResult:
     node: Node
     revision: Optional[Revision]  # None: the content was already there (a no-op)
+    redacted: bool = False  # a write hook replaced the content: what is stored is not what was given
 
     @property
     def changed(self) -> bool:
@@ -520,7 +532,7 @@ class Memfs:
         """Delete a store with its whole history. Blobs no other store uses are removed."""
         store = self.get_store(ref)
         with self.db.write() as tx:
-            for table in ("revisions", "nodes", "conflicts"):
+            for table in ("revisions", "nodes", "conflicts", "hooks"):
                 tx.run(f"DELETE FROM {table} WHERE store_id = ?", (store.id,))
             tx.run("DELETE FROM stores WHERE id = ?", (store.id,))
             self._drop_orphan_blobs(tx)
@@ -675,14 +687,16 @@ class Memfs:
     def write(self, ref, path: str, content: bytes, *, if_match: Optional[str] = None,
               if_absent: bool = False, mode: Optional[int] = None, message: Optional[str] = None,
               parents: bool = True, identity: Optional[Identity] = None, node_id: Optional[int] = None,
-              mtime_ns: Optional[int] = None, lease_owner: Optional[str] = None) -> WriteResult:
+              mtime_ns: Optional[int] = None, lease_owner: Optional[str] = None, hooks: bool = True) -> WriteResult:
         """Create or replace a file. `if_match` (a content hash) or `if_absent` make it conditional:
         a mismatch raises PreconditionFailed carrying the stored hash. Writing the content that is
         already there succeeds without a new revision. `node_id` (from `reserve_node_ids`) is the id
         a newly created file gets; a mount hands it to the kernel as the inode before the commit.
         `mtime_ns` keeps a modification time a tool set before the commit (rsync, tar). A file
         under another session's write lease is waited for (see `lease`); the commit of the lease
-        holder (`lease_owner`) releases it."""
+        holder (`lease_owner`) releases it. The store's write hooks run first, outside the
+        transaction (they may refuse with HookRefused, or redact the content); `hooks=False` is for
+        callers that ran them already or that restore stored content (revert)."""
         if isinstance(content, str):
             content = content.encode("utf-8")
         if not isinstance(content, (bytes, bytearray, memoryview)):
@@ -696,6 +710,15 @@ class Memfs:
             raise errors.IsADirectory("the store root is a directory")
         digest = sha256(content)
         ident = identity or self.identity
+        hs, given, unhooked = (self._write_hooks(store) if hooks else None), digest, False
+        if hs:
+            cur = self.db.one("SELECT kind, sha256, mode FROM nodes WHERE store_id = ? AND path = ?", (store.id, path))
+            unhooked = (cur is not None and cur["kind"] == FILE and cur["sha256"] == digest
+                        and (mode is None or mode == cur["mode"]))  # identical content (a no-op) runs no hook
+            if not unhooked:
+                content, message = self._run_hooks(hs, store, path, "create" if cur is None else "write",
+                                                   content, ident, message)
+                digest = sha256(content)
         with self.db.write() as tx:
             store = self._writable(tx, store)
             if len(content) > store.max_content_bytes:
@@ -709,7 +732,10 @@ class Memfs:
             if cur is not None:
                 _check_lease(cur, lease_owner, f"{store.name}:{path}")
             if cur is not None and cur["kind"] == FILE and cur["sha256"] == digest and (mode is None or mode == cur["mode"]):
-                return WriteResult(Node._from(cur), None)  # identical content: a no-op, even if a precondition fails
+                # identical content: a no-op, even if a precondition fails
+                return WriteResult(Node._from(cur), None, redacted=digest != given)
+            if unhooked:
+                raise _Rehook()
             cur_sha = cur["sha256"] if cur is not None else None
             if if_absent and cur is not None:
                 raise errors.PreconditionFailed(f"{store.name}:{path} already exists", current_sha256=cur_sha)
@@ -744,23 +770,29 @@ class Memfs:
                 Node(nid, store.id, FILE, parent, name, path, digest, len(content), m, mtime, ns, rev),
                 Revision(rev, store.id, nid, op, FILE, parent, name, path, None, digest, cur_sha, len(content), m,
                          base, now, ident.agent, ident.session, ident.actor, ident.dream_job, message,
-                         store_name=store.name))
+                         store_name=store.name), redacted=digest != given)
 
     @_waits_for_leases
     def append(self, ref, path: str, data: bytes, *, mode: Optional[int] = None, message: Optional[str] = None,
                identity: Optional[Identity] = None, mtime_ns: Optional[int] = None,
                lease_owner: Optional[str] = None) -> WriteResult:
         """Append to a file (created if missing), read-modify-write in one transaction: appends
-        from many writers never conflict and never lose each other's bytes."""
+        from many writers never conflict and never lose each other's bytes. Write hooks see the
+        appended bytes (operation "append"), before the transaction."""
         store = self._store(ref)
         path = paths.normalize(path)
+        data = given = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        if data:
+            data, message = self._run_hooks(None, store, path, "append", data, identity or self.identity, message)
         with self.db.write() as tx:
             cur = tx.one("SELECT kind, sha256 FROM nodes WHERE store_id = ? AND path = ?", (store.id, path))
             if cur is not None and cur["kind"] != FILE:
                 raise errors.IsADirectory(f"{store.name}:{path} is not a file")
             base = self.blob(cur["sha256"]) if cur is not None else b""
-            return self.write(store, path, base + bytes(data), mode=mode, message=message, identity=identity,
-                              mtime_ns=mtime_ns, lease_owner=lease_owner)
+            r = self.write(store, path, base + bytes(data), mode=mode, message=message, identity=identity,
+                           mtime_ns=mtime_ns, lease_owner=lease_owner, hooks=False)
+            r.redacted = data != given
+            return r
 
     def mkdir(self, ref, path: str, *, mode: int = 0o755, parents: bool = False, exist_ok: bool = False,
               message: Optional[str] = None, identity: Optional[Identity] = None, node_id: Optional[int] = None) -> Node:
@@ -1003,7 +1035,7 @@ class Memfs:
                 n = self.symlink(store, p, self.blob(e.sha256).decode("utf-8", "surrogateescape"), identity=ident, message=msg)
                 out.append(self.revision(n.head_rev))
             else:
-                r = self.write(store, p, self.blob(e.sha256), mode=e.mode, message=msg, identity=ident)
+                r = self.write(store, p, self.blob(e.sha256), mode=e.mode, message=msg, identity=ident, hooks=False)
                 if r.revision:
                     out.append(r.revision)
         return out
@@ -1155,6 +1187,94 @@ class Memfs:
             lines = merged
         return lines
 
+    # ------------------------------------------------------------------ search
+
+    def grep(self, ref, pattern: str, *, history: bool = False, ignore_case: bool = False, fixed: bool = False,
+             prefix: str = "/", use_index: Optional[bool] = None, limit: Optional[int] = None) -> list[GrepMatch]:
+        """Lines of a store's text files that match a regular expression (`fixed`: a plain string),
+        as GrepMatch in path and line order. By default the current content; with `history`, every
+        content any file ever had, each once, at the revision that wrote it (oldest first), under
+        the path it had then. Binary files are skipped. `prefix` keeps files at or under a path.
+
+        Literal runs of 3+ characters that every match must contain narrow the candidate files
+        through the trigram full-text index, brought up to date from the change feed first; a
+        pattern without such a run, one whose terms most texts contain, or `use_index=False`
+        scans every file (`use_index=True` uses the index whenever it can). The final match is
+        always the regular expression on the real content, so both ways give the same lines."""
+        from .search import compile_search, fts_query, match_lines
+
+        store = self._store(ref)
+        search = compile_search(pattern, ignore_case=ignore_case, fixed=fixed)
+        prefix = paths.normalize(prefix)
+        where, params = ["x.store_id = ?", "x.kind = 'file'", "x.sha256 IS NOT NULL", "b.is_binary = 0"], [store.id]
+        if prefix != "/":
+            where.append("(x.path = ? OR x.path LIKE ? ESCAPE '\\')"), params.extend([prefix, _like_prefix(prefix)])
+        if search.terms and use_index is not False and self._search_catch_up():
+            q = fts_query(search.terms)
+            # the index pays where it is selective: when most texts contain the terms anyway,
+            # reading them all is cheaper than the detour (unless the caller insists)
+            hits = self.db.one("SELECT COUNT(*) FROM search_fts WHERE search_fts MATCH ?", (q,))[0]
+            if use_index or hits * 2 <= self.db.one("SELECT COUNT(*) FROM search_docs")[0]:
+                where.append("b.sha256 IN (SELECT d.sha256 FROM search_docs d WHERE d.doc IN"
+                             " (SELECT rowid FROM search_fts WHERE search_fts MATCH ?))")
+                params.append(q)
+        if history:
+            sql = ("SELECT x.id AS rev, x.node_id, x.path, x.sha256, x.agent, x.session, x.created_at, b.content"
+                   " FROM revisions x JOIN blobs b ON b.sha256 = x.sha256 WHERE " + " AND ".join(where) +
+                   " ORDER BY x.id")
+        else:
+            sql = ("SELECT x.head_rev AS rev, x.id AS node_id, x.path, x.sha256, r.agent, r.session, r.created_at,"
+                   " b.content FROM nodes x JOIN blobs b ON b.sha256 = x.sha256 LEFT JOIN revisions r ON r.id = x.head_rev"
+                   " WHERE x.path IS NOT NULL AND " + " AND ".join(where) + " ORDER BY x.path")
+        out: list[GrepMatch] = []
+        seen: set = set()
+        with self.db.read() as tx:
+            cur = tx.c.execute(sql, params)
+            for row in cur:
+                if history:
+                    if (row["node_id"], row["sha256"]) in seen:
+                        continue
+                    seen.add((row["node_id"], row["sha256"]))
+                text = bytes(row["content"]).decode("utf-8", "replace")
+                for n, line in match_lines(search, text):
+                    out.append(GrepMatch(store.name, row["path"], n, line, row["rev"], row["sha256"], row["agent"],
+                                         row["session"], row["created_at"]))
+                    if limit and len(out) >= limit:
+                        return out
+        return out
+
+    def reindex_search(self) -> None:
+        """Drop the full-text index; the next search rebuilds it from the blobs (derived data,
+        never the truth)."""
+        with self.db.write() as tx:
+            tx.run("INSERT INTO search_fts (search_fts) VALUES ('delete-all')")
+            tx.run("DELETE FROM search_docs")
+            tx.run("UPDATE search_cursor SET rev = 0 WHERE name = 'blobs'")
+
+    def _search_catch_up(self) -> bool:
+        """Index the text blobs that revisions after the search cursor wrote, and move the cursor.
+        False where the index cannot be written (a read-only database): search then scans."""
+        head = self.db.one("SELECT COALESCE(MAX(id), 0) FROM revisions")[0]
+        cursor = self.db.one("SELECT rev FROM search_cursor WHERE name = 'blobs'")[0]
+        try:
+            while cursor < head:
+                # in batches of revisions, so that indexing a large backlog never holds the write
+                # lock long enough for another writer to give up waiting
+                with self.db.write() as tx:
+                    cursor = tx.scalar("SELECT rev FROM search_cursor WHERE name = 'blobs'")
+                    upto = min(tx.scalar("SELECT COALESCE(MAX(id), 0) FROM revisions"), cursor + SEARCH_BATCH)
+                    last = tx.scalar("SELECT COALESCE(MAX(doc), 0) FROM search_docs")
+                    tx.run("INSERT OR IGNORE INTO search_docs (sha256) SELECT DISTINCT r.sha256 FROM revisions r"
+                           " JOIN blobs b ON b.sha256 = r.sha256 WHERE r.id > ? AND r.id <= ? AND r.kind = 'file'"
+                           " AND b.is_binary = 0 ORDER BY r.id", (cursor, upto))
+                    tx.run("INSERT INTO search_fts (rowid, body) SELECT d.doc, CAST(b.content AS TEXT)"
+                           " FROM search_docs d JOIN blobs b ON b.sha256 = d.sha256 WHERE d.doc > ?", (last,))
+                    tx.run("UPDATE search_cursor SET rev = ? WHERE name = 'blobs'", (upto,))
+                    cursor = upto
+        except (errors.ReadOnly, errors.Busy):
+            return False
+        return True
+
     # ------------------------------------------------------------------ sessions
 
     def open_session(self, session_id: Optional[str] = None, *, agent: Optional[str] = None, actor: str = "agent",
@@ -1201,6 +1321,69 @@ class Memfs:
                 continue
             out.append(s)
         return out
+
+    # ------------------------------------------------------------------ write hooks (see hooks.py)
+
+    def add_hook(self, ref, command: str, *, on: str = "write", timeout: float = _hooks.DEFAULT_TIMEOUT,
+                 fail: str = "closed", identity: Optional[Identity] = None) -> Hook:
+        """Run the shell `command` before every write (create, write, append) of the store; it
+        may allow, refuse or redact the write. `timeout` bounds it (seconds); `fail` says whether
+        a hook that times out, crashes or answers garbage refuses the write (closed) or not (open)."""
+        store = self._store(ref)
+        on, command, timeout, fail = _hooks.check(on, command, timeout, fail)
+        ident = identity or self.identity
+        with self.db.write() as tx:
+            store = self._writable(tx, store)
+            hid = tx.run("INSERT INTO hooks (store_id, event, command, timeout, fail, created_at, created_by)"
+                         " VALUES (?, ?, ?, ?, ?, ?, ?)", (store.id, on, command, timeout, fail, time.time(), ident.agent))
+        return self.hook(hid)
+
+    def hook(self, hook_id: int) -> Hook:
+        r = self.db.one("SELECT h.*, s.name AS store_name FROM hooks h JOIN stores s ON s.id = h.store_id"
+                        " WHERE h.id = ?", (_hook_id(hook_id),))
+        if r is None:
+            raise errors.NotFound(f"no such hook: {hook_id}")
+        return Hook._from(r)
+
+    def hooks(self, ref=None) -> list[Hook]:
+        """The hooks of a store (or of every store), in the order they run."""
+        q, params = "SELECT h.*, s.name AS store_name FROM hooks h JOIN stores s ON s.id = h.store_id", ()
+        if ref is not None:
+            q, params = q + " WHERE h.store_id = ?", (self._store(ref).id,)
+        return [Hook._from(r) for r in self.db.all(q + " ORDER BY s.name, h.id", params)]
+
+    def remove_hook(self, hook_id: int) -> Hook:
+        h = self.hook(hook_id)
+        with self.db.write() as tx:
+            tx.run("DELETE FROM hooks WHERE id = ?", (h.id,))
+        return h
+
+    def run_write_hooks(self, ref, path: str, content: bytes, *, operation: str = "write",
+                        identity: Optional[Identity] = None, message: Optional[str] = None) -> tuple[bytes, Optional[str]]:
+        """Run a store's write hooks over content about to be written: -> (the content to write,
+        the revision message noting any redaction); raises HookRefused. For a front end that
+        queues its writers (the HTTP server) and so runs the hooks before taking its place in the
+        queue, then writes with `hooks=False`."""
+        store = self._store(ref)
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        return self._run_hooks(None, store, paths.normalize(path), operation, bytes(content),
+                               identity or self.identity, message)
+
+    def _write_hooks(self, store: Store) -> list[Hook]:
+        rows = self.db.all("SELECT h.*, ? AS store_name FROM hooks h WHERE h.store_id = ? AND h.event = 'write'"
+                           " ORDER BY h.id", (store.name, store.id))
+        return [Hook._from(r) for r in rows]
+
+    def _run_hooks(self, hs, store: Store, path: str, op: str, content: bytes, ident: Identity,
+                   message: Optional[str]) -> tuple[bytes, Optional[str]]:
+        """Run the write hooks (`hs`, else the store's) over one write, never inside a transaction."""
+        hs = self._write_hooks(store) if hs is None else hs
+        if not hs:
+            return content, message
+        if self.db.in_transaction:
+            raise RuntimeError("write hooks cannot run inside a transaction: run them before it opens")
+        return _hooks.run_write_hooks(hs, store, path, op, content, ident, message, sha256)
 
     # ------------------------------------------------------------------ conflicts
 
@@ -1326,20 +1509,31 @@ class Memfs:
                 break
             anc = paths.split(anc)[0]
 
-    def create_file(self, ref, path: str, content: bytes, *, identity: Optional[Identity] = None) -> WriteResult:
+    def create_file(self, ref, path: str, content: bytes, *, identity: Optional[Identity] = None,
+                    message: Optional[str] = None, hooks: bool = True) -> WriteResult:
         """Create a file (and its missing parent directories); a taken path raises AlreadyExists
-        whose `details['node_id']` names the file in the way, even when it has this content."""
+        whose `details['node_id']` names the file in the way, even when it has this content.
+        `hooks=False`: the caller ran `run_write_hooks` already."""
         store = self._store(ref)
         path = paths.normalize(path)
         if path == "/":
             raise errors.IsADirectory("the store root is a directory")
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        given = bytes(content)
+        if hooks:
+            content, message = self._run_hooks(None, store, path, "create", given, identity or self.identity, message)
         with self.db.write() as tx:
             store = self._writable(tx, store)
             self._path_conflict(tx, store, path)
-            return self.write(store, path, content, if_absent=True, parents=True, identity=identity)
+            r = self.write(store, path, content, if_absent=True, parents=True, identity=identity,
+                           message=message, hooks=False)
+            r.redacted = content != given
+            return r
 
     def update_file(self, ref, node_id: int, *, content: Optional[bytes] = None, path: Optional[str] = None,
-                    if_match: Optional[str] = None, identity: Optional[Identity] = None) -> WriteResult:
+                    if_match: Optional[str] = None, identity: Optional[Identity] = None,
+                    message: Optional[str] = None, hooks: bool = True) -> WriteResult:
         """Change a file's content and/or path (a rename, creating missing parent directories) by
         its id, in one transaction. `if_match` guards the current content; when the file already
         has the requested content and path nothing is written and `if_match` is not checked, so
@@ -1353,6 +1547,11 @@ class Memfs:
         if dst == "/":
             raise errors.IsADirectory("the store root is a directory")
         ident = identity or self.identity
+        if content is not None and hooks:  # the write hooks run first, outside the transaction
+            was = self.db.one("SELECT path, sha256 FROM nodes WHERE store_id = ? AND id = ? AND kind = 'file'"
+                              " AND path IS NOT NULL", (store.id, node_id))
+            if was is not None and was["sha256"] != sha256(content):
+                content, message = self._run_hooks(None, store, dst or was["path"], "write", content, ident, message)
         with self.db.write() as tx:
             store = self._writable(tx, store)
             cur = tx.one("SELECT * FROM nodes WHERE store_id = ? AND id = ? AND kind = 'file' AND path IS NOT NULL",
@@ -1374,7 +1573,7 @@ class Memfs:
                     self.mkdir(store, parent, parents=True, exist_ok=True, identity=ident)
                 rev = self.rename(store, cur["path"], dst, noreplace=True, identity=ident)
             if not same:
-                rev = self.write(store, dst, content, identity=ident).revision
+                rev = self.write(store, dst, content, identity=ident, message=message, hooks=False).revision
             return WriteResult(Node._from(tx.one("SELECT * FROM nodes WHERE id = ?", (node_id,))), rev)
 
     def delete_file(self, ref, node_id: int, *, if_match: Optional[str] = None,
@@ -1524,6 +1723,10 @@ class Memfs:
 
     def vacuum(self) -> None:
         """Rebuild the database file so that deleted content leaves no copy in it."""
+        with self.db.write() as tx:
+            # merge the search index's segments: a deleted blob's trigrams linger in older
+            # segments (behind delete markers) until then
+            tx.run("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
         self.db.vacuum()
 
     def create_api_key(self, *, stores: Optional[dict] = None, all_stores: Optional[str] = None,
@@ -1742,6 +1945,146 @@ class Memfs:
         rows = self.db.all("SELECT * FROM dream_calls WHERE job_id = ? ORDER BY id", (job_id,))
         return [dict(r) for r in rows]
 
+    # ------------------------------------------------------------------ replication and import
+    # Another database's revisions replayed here, one for one, with their original attribution
+    # and time. Only `memfs replicate` and `memfs import` (memfs/replication.py) call these.
+
+    def database_id(self) -> str:
+        """This database's own id, made with it (a copied file keeps it)."""
+        return self.db.one("SELECT value FROM memfs_meta WHERE key = 'database_id'")[0]
+
+    def atomic(self):
+        """A context in which several writes commit (or roll back) as one (an import)."""
+        return self.db.write()
+
+    def replication_cursor(self, source: str) -> int:
+        """The last revision of `source` replayed here (0: none)."""
+        r = self.db.one("SELECT cursor FROM replication_cursors WHERE source = ?", (source,))
+        return r[0] if r else 0
+
+    def advance_replication_cursor(self, source: str, cursor: int) -> int:
+        """Move the cursor of `source` past revisions that were not for here (never back)."""
+        with self.db.write() as tx:
+            self._set_cursor(tx, source, cursor)
+        return self.replication_cursor(source)
+
+    @staticmethod
+    def _set_cursor(tx, source, cursor):
+        tx.run("INSERT INTO replication_cursors (source, cursor, updated_at) VALUES (?, ?, ?) ON CONFLICT(source)"
+               " DO UPDATE SET cursor = MAX(cursor, excluded.cursor), updated_at = excluded.updated_at",
+               (source, int(cursor), time.time()))
+
+    def replay(self, rev, content: Optional[bytes], *, store: dict, origin: Optional[str] = None,
+               cursor: Optional[tuple] = None) -> Optional[Revision]:
+        """Append one revision of another database (a Revision or its dict) as it was: same
+        operation, path, mode, content, agent, session, actor, dream job, API key, time and message,
+        and its redaction. `store` describes the source store ({uid, name, description, metadata,
+        max_content_bytes}); the store is found here by uid (replication keeps it) or, without a
+        uid, by name (import). The root's mkdir creates the store. `origin` ("DBID:REV") is
+        recorded on the new revision and is unique here; `cursor` = (source, source revision id)
+        is stored in the same transaction. A revision already replayed (by cursor or origin)
+        returns None, so replaying twice is harmless. A replay that does not make exactly one
+        revision here fails: the target has diverged from the source."""
+        rev = rev.to_dict() if isinstance(rev, Revision) else dict(rev)
+        op, path = rev.get("op"), rev.get("path")
+        if op not in ("create", "write", "symlink", "mkdir", "delete", "rmdir", "rename", "chmod") or not path:
+            raise errors.InvalidInput(f"cannot replay a revision with operation {op!r} at {path!r}")
+        ident = Identity(agent=rev.get("agent"), session=rev.get("session"), actor=rev.get("actor") or "operator",
+                         dream_job=rev.get("dream_job"), api_key_id=rev.get("api_key_id"))
+        redacted = rev.get("redacted_at") is not None
+        if op in ("create", "write", "symlink") and not redacted:
+            if content is None:
+                raise errors.InvalidInput(f"revision {rev.get('id')} ({op} {path}): its content is missing")
+            content = bytes(content)
+            if rev.get("sha256") and sha256(content) != rev["sha256"]:
+                raise errors.InvalidInput(f"revision {rev.get('id')} ({op} {path}): content does not match its hash")
+        when = float(rev["created_at"])
+        with self.db.write() as tx:
+            if cursor is not None:
+                done = tx.scalar("SELECT cursor FROM replication_cursors WHERE source = ?", (cursor[0],))
+                if done is not None and cursor[1] <= done:
+                    return None
+            if origin is not None and tx.one("SELECT 1 FROM revisions WHERE origin = ?", (origin,)):
+                if cursor is not None:
+                    self._set_cursor(tx, *cursor)
+                return None
+            before = tx.scalar("SELECT COALESCE(MAX(id), 0) FROM revisions")
+            if op == "mkdir" and path == "/":
+                uid = store.get("uid")
+                if uid and tx.one("SELECT 1 FROM stores WHERE uid = ?", (uid,)):
+                    raise errors.AlreadyExists(f"store {uid} ({store.get('name')}) already exists here")
+                s = self.create_store(store["name"], store.get("description") or "", store.get("metadata") or {},
+                                      max_content_bytes=store.get("max_content_bytes") or DEFAULT_MAX_CONTENT,
+                                      identity=ident)
+                tx.run("UPDATE stores SET uid = COALESCE(?, uid), created_at = ?, updated_at = ? WHERE id = ?",
+                       (uid, when, when, s.id))
+            else:
+                s = self._replay_store(tx, store)
+                mtime = int(when * 1e9)
+                if op in ("write", "delete", "rename", "chmod"):  # the target must hold what the source had
+                    cur = tx.one("SELECT n.sha256, r.redacted_at FROM nodes n LEFT JOIN revisions r ON r.id = n.head_rev"
+                                 " WHERE n.store_id = ? AND n.path = ?", (s.id, rev["old_path"] if op == "rename" else path))
+                    expect = rev.get("prev_sha256") if op in ("write", "delete") else rev.get("sha256")
+                    if cur is None or (expect and cur["redacted_at"] is None and cur["sha256"] != expect):
+                        raise errors.PreconditionFailed(
+                            f"{s.name}:{path} is not here as it was in the source before revision {rev.get('id')}: "
+                            "the target has diverged from the source", current_sha256=cur and cur["sha256"])
+                if op in ("create", "write"):
+                    r = self.write(s, path, b"" if redacted else content, mode=rev["mode"], parents=False,
+                                   if_absent=op == "create", identity=ident, mtime_ns=mtime, hooks=False)
+                    if r.revision is None:
+                        raise errors.MemfsError(f"replaying {op} {s.name}:{path} changed nothing: the target has "
+                                                "diverged from the source")
+                elif op == "symlink":
+                    self.symlink(s, path, content.decode("utf-8", "surrogateescape"), identity=ident)
+                elif op == "mkdir":
+                    self.mkdir(s, path, mode=rev["mode"], identity=ident)
+                elif op == "delete":
+                    self.delete(s, path, identity=ident)
+                elif op == "rmdir":
+                    self.rmdir(s, path, identity=ident)
+                elif op == "rename":
+                    self.rename(s, rev["old_path"], path, noreplace=True, identity=ident)
+                else:
+                    self.chmod(s, path, rev["mode"], identity=ident)
+            new = [r[0] for r in tx.all("SELECT id FROM revisions WHERE id > ? ORDER BY id", (before,))]
+            if len(new) != 1:
+                raise errors.MemfsError(f"replaying {op} {path} (revision {rev.get('id')}) made {len(new)} revisions "
+                                        "here, not 1: the target has diverged from the source")
+            tx.run("UPDATE revisions SET created_at = ?, message = ?, origin = ? WHERE id = ?",
+                   (when, rev.get("message"), origin, new[0]))
+            if "prev_sha256" in rev:  # as the source has it (a redaction there may have dropped it)
+                tx.run("UPDATE revisions SET prev_sha256 = ? WHERE id = ?", (rev["prev_sha256"], new[0]))
+            if redacted:
+                tx.run("UPDATE revisions SET sha256 = NULL, size = 0, redacted_at = ?, redacted_by = ? WHERE id = ?",
+                       (rev["redacted_at"], rev.get("redacted_by"), new[0]))
+            if cursor is not None:
+                self._set_cursor(tx, *cursor)
+            return self._rev(tx, new[0])
+
+    def _replay_store(self, tx, store: dict) -> Store:
+        """The store revisions of `store` replay into: by uid (kept in step with the source's
+        name, description, metadata and limit), else by name."""
+        uid = store.get("uid")
+        r = tx.one("SELECT * FROM stores WHERE uid = ?" if uid else "SELECT * FROM stores WHERE name = ?",
+                   (uid or store["name"],))
+        if r is None:
+            raise errors.StoreNotFound(f"store {store.get('name')!r} ({uid or 'no id'}) is not here: its history must "
+                                       "be replayed from the start")
+        if uid:
+            want = (store.get("name") or r["name"], store.get("description", r["description"]),
+                    json.dumps(store.get("metadata", json.loads(r["metadata"]))),
+                    store.get("max_content_bytes") or r["max_content_bytes"])
+            if want != (r["name"], r["description"], r["metadata"], r["max_content_bytes"]):
+                paths.check_store_name(want[0]), _check_metadata(json.loads(want[2]))
+                if tx.one("SELECT 1 FROM stores WHERE name = ? AND id != ?", (want[0], r["id"])):
+                    raise errors.AlreadyExists(f"the source renamed store {r['name']!r} to {want[0]!r}, a name "
+                                               "another store has here")
+                tx.run("UPDATE stores SET name = ?, description = ?, metadata = ?, max_content_bytes = ? WHERE id = ?",
+                       (*want, r["id"]))
+                r = tx.one("SELECT * FROM stores WHERE id = ?", (r["id"],))
+        return Store._from(r)
+
     # ------------------------------------------------------------------ integrity
 
     def doctor(self, read_data: bool = True) -> DoctorReport:
@@ -1950,3 +2293,10 @@ def _check_metadata(md: dict) -> dict:
         if not isinstance(v, str) or len(v) > 512:
             raise errors.InvalidInput(f"metadata value for {k!r} must be a string of at most 512 characters")
     return md
+
+
+def _hook_id(hook_id) -> int:
+    try:
+        return int(str(hook_id).removeprefix("hook_"))
+    except ValueError:
+        raise errors.InvalidInput(f"a hook id is a number, not {hook_id!r}") from None

@@ -127,3 +127,19 @@ def test_apply_in_place_and_into_new_store(m, store, alice, bob):
         dream.run(m, store, engine="local", since=0.0, into_new_store="team-sre-dreamed")
     res = dream.run(m, store, engine="local", since=0.0, apply=True)
     assert res.job.review == "applied" and m.lookup(store, "/notes/disk-alerts.md") is None
+
+
+def test_a_write_hook_refusal_skips_that_file_only(m, store, planted, tmp_path):
+    """The store's write hook refuses the new /oncall.md: that file is reported, the others apply."""
+    hook = tmp_path / "no-oncall.py"
+    hook.write_text("import json, sys\nreq = json.load(sys.stdin)\n"
+                    "print(json.dumps({'decision': 'refuse', 'reason': 'no changes to the on-call page'}"
+                    " if req['path'] == '/oncall.md' else {'decision': 'allow'}))\n")
+    import sys
+    m.add_hook(store, f"{sys.executable} {hook}")
+    before = m.read(store, "/oncall.md")
+    rep = dream.apply_job(m, planted.id)
+    status = {o.path: (o.status, o.reason) for o in rep.outcomes}
+    assert status["/oncall.md"] == ("conflict", "refused by a write hook: no changes to the on-call page")
+    assert status["/runbooks/disk.md"][0] == "applied" and status["/notes/disk-alerts.md"][0] == "applied"
+    assert m.read(store, "/oncall.md") == before

@@ -172,7 +172,8 @@ def test_memfs_log_follow_json(db_path, m, store, tmp_path):
     p = subprocess.Popen([*MEMFS, "log", "-f", "--nl", "--after", str(head)], env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        got = [json.loads(p.stdout.readline()) for _ in range(len(probes) + 4)]
+        # every probe written (n), also those written before the first follower started
+        got = [json.loads(p.stdout.readline()) for _ in range(n + 4)]
     finally:
         p.send_signal(signal.SIGINT)
         p.wait(10)

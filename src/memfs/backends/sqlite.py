@@ -211,7 +211,71 @@ MIGRATIONS = [
         ALTER TABLE nodes ADD COLUMN lease_until REAL;
         """,
     ),
+    (
+        # replication and import: this database's own id, the replay cursor per source (written in
+        # the transaction of each replayed revision), and where a replayed revision came from
+        "m005_replication",
+        """
+        CREATE TABLE memfs_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO memfs_meta VALUES ('database_id', 'db_' || lower(hex(randomblob(12))));
+        CREATE TABLE replication_cursors (
+            source TEXT PRIMARY KEY,
+            cursor INTEGER NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        ALTER TABLE revisions ADD COLUMN origin TEXT;
+        CREATE UNIQUE INDEX revisions_origin ON revisions(origin) WHERE origin IS NOT NULL;
+        """,
+    ),
+    (
+        # write hooks: commands run before a write of a store commits (allow, refuse or redact)
+        "m006_write_hooks",
+        """
+        CREATE TABLE hooks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            store_id INTEGER NOT NULL,
+            event TEXT NOT NULL,
+            command TEXT NOT NULL,
+            timeout REAL NOT NULL DEFAULT 5,
+            fail TEXT NOT NULL DEFAULT 'closed',
+            created_at REAL NOT NULL,
+            created_by TEXT
+        );
+        CREATE INDEX hooks_store ON hooks(store_id, event, id);
+        """,
+    ),
+    (
+        # memfs grep: a trigram full-text index over text blobs (contentless: the text is not kept
+        # twice), filled lazily from the change feed up to `search_cursor`; a document id per blob
+        # that survives VACUUM; a deleted blob (redaction, purge) leaves the index in the same
+        # transaction
+        "m007_search_index",
+        """
+        CREATE VIRTUAL TABLE search_fts USING fts5(body, content='', tokenize='trigram');
+        CREATE TABLE search_docs (doc INTEGER PRIMARY KEY AUTOINCREMENT, sha256 TEXT NOT NULL UNIQUE);
+        CREATE TABLE search_cursor (name TEXT PRIMARY KEY, rev INTEGER NOT NULL);
+        INSERT INTO search_cursor VALUES ('blobs', 0);
+        CREATE TRIGGER search_blob_deleted AFTER DELETE ON blobs BEGIN
+            INSERT INTO search_fts (search_fts, rowid, body)
+                SELECT 'delete', doc, CAST(old.content AS TEXT) FROM search_docs WHERE sha256 = old.sha256;
+            DELETE FROM search_docs WHERE sha256 = old.sha256;
+        END;
+        """,
+    ),
 ]
+
+
+def _statements(sql: str):
+    """A migration's statements, split on the semicolons that end one (not those inside a trigger)."""
+    stmt = ""
+    for piece in sql.split(";"):
+        stmt += piece + ";"
+        if sqlite3.complete_statement(stmt):
+            if stmt.strip(" \n;"):
+                yield stmt
+            stmt = ""
+    if stmt.strip(" \n;"):
+        yield stmt
 
 
 def _translate(exc: sqlite3.Error) -> errors.MemfsError:
@@ -311,9 +375,8 @@ class SQLiteBackend:
             for name, sql in MIGRATIONS:
                 if name in done:
                     continue
-                for stmt in sql.split(";"):
-                    if stmt.strip():
-                        c.execute(stmt)
+                for stmt in _statements(sql):
+                    c.execute(stmt)
                 c.execute("INSERT INTO _memfs_migrations VALUES (?, ?)", (name, time.time()))
             c.execute("COMMIT")
         except BaseException:

@@ -136,6 +136,9 @@ def apply_proposal(m, store, job, proposal: Proposal, paths: Optional[Iterable[s
             o = plan_change(m, store, ch)
             if o.status != "conflict":
                 o = Outcome(ch.path, ch.action, "conflict", reason="changed while applying: not applied")
+        except errors.HookRefused as e:
+            # the store's write hook said no to this file: the others go on
+            o = Outcome(ch.path, ch.action, "conflict", reason=f"refused by a write hook: {e.reason or e.message}")
         rep.outcomes.append(o)
     return rep
 
@@ -192,6 +195,9 @@ def revert_job(m, store, job, *, dry_run: bool = False) -> ApplyReport:
                 rid = r.revision.id if r.revision else None
         except errors.PreconditionFailed:
             rep.outcomes.append(Outcome(path, info["action"], "conflict", reason="changed while reverting"))
+            continue
+        except errors.HookRefused as e:
+            rep.outcomes.append(Outcome(path, info["action"], "conflict", reason=f"refused by a write hook: {e.reason}"))
             continue
         rep.outcomes.append(Outcome(path, info["action"], "applied", revision=rid, reason="reverted"))
     if not dry_run:

@@ -73,9 +73,12 @@ def run(m, store_ref, *, since: Optional[float] = None, sessions: Optional[Itera
         engine: Optional[str] = None, model: Optional[str] = None, instructions: Optional[str] = None,
         budget_tokens: Optional[int] = None, apply: bool = False, into_new_store: Optional[str] = None,
         min_sessions: int = 0, resume: bool = False, now: Optional[float] = None,
-        progress: Optional[Callable[[str, int, int], None]] = None, engine_options: Optional[dict] = None) -> RunResult:
+        progress: Optional[Callable[[str, int, int], None]] = None, engine_options: Optional[dict] = None,
+        job_id: Optional[str] = None) -> RunResult:
     """Dream one store. Returns the job (completed, failed or canceled), or a skip reason when
-    there was too little new activity. LockHeld when another process is dreaming the store."""
+    there was too little new activity. LockHeld when another process is dreaming the store.
+    `job_id`: run this pending job (made earlier, e.g. by `POST /v1/dreams`) instead of a new one;
+    its `inputs` and `output` keep their other keys, and InvalidInput if it is no longer pending."""
     store = m.get_store(store_ref)
     if apply and into_new_store:
         raise errors.InvalidInput("--apply and --into-new-store exclude each other")
@@ -112,13 +115,18 @@ def run(m, store_ref, *, since: Optional[float] = None, sessions: Optional[Itera
         regs = m.transcripts(session_ids=ids)
         output = ({"type": "create_new", "memory_store": into_new_store} if into_new_store else
                   {"type": "update_existing", "memory_store": store.name} if apply else {"type": "propose"})
-        job = m.create_dream_job(store, engine=engine, model=model or getattr(eng, "model", None),
-                                 instructions=instructions,
-                                 inputs={"memory_store": store.name, "sessions": ids,
-                                         "since": None if sessions else window,
-                                         "transcripts": [t.path for t in regs], "budget_tokens": budget_tokens},
-                                 output=output)
-        job = m.update_dream_job(job.id, status="running", started_at=time.time(), base_rev=head)
+        inputs = {"memory_store": store.name, "sessions": ids, "since": None if sessions else window,
+                  "transcripts": [t.path for t in regs], "budget_tokens": budget_tokens}
+        if job_id is not None:
+            old = m.dream_job(job_id)
+            job = m.update_dream_job(job_id, expect_status=("pending",), status="running", started_at=time.time(),
+                                     base_rev=head, inputs={**(old.inputs or {}), **inputs},
+                                     output={**(old.output or {}), **output},
+                                     model=model or old.model or getattr(eng, "model", None))
+        else:
+            job = m.create_dream_job(store, engine=engine, model=model or getattr(eng, "model", None),
+                                     instructions=instructions, inputs=inputs, output=output)
+            job = m.update_dream_job(job.id, status="running", started_at=time.time(), base_rev=head)
         res = RunResult(job)
         ctx = None
         try:

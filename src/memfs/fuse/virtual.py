@@ -39,7 +39,9 @@ This directory is memfs's record of the store; it is read-only and hidden from l
 
 A write fails with "Stale file handle" (ESTALE) when another session changed the file after you
 last read it. Nothing was written. Read the file again, merge your change into what is there
-now, and write again. Your refused content is kept in conflicts/.
+now, and write again. Your refused content is kept in conflicts/. A write refused with
+"Permission denied" (EACCES) was stopped by the store's write hook (a secrets or PII scanner, say):
+conflicts/log gives its reason.
 
 Extended attributes on every file: user.memfs.sha256, .version, .author, .session, .mtime.
 Set user.memfs.if-match to a sha256 to write only if the file still has that content.

@@ -13,6 +13,7 @@ is open, and `serve` refuses to bind anything but loopback in that state.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import logging
@@ -32,7 +33,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import errors, paths
 from ..store import ApiKey, Identity, Memfs, Store
-from . import events, ids, render, schemas
+from . import dreams, events, ids, render, schemas
+from . import replication
 
 log = logging.getLogger("memfs.http")
 
@@ -263,6 +265,7 @@ def create_app(db_path: str, *, open_without_keys: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app):
         yield
+        dreams.shutdown(app)
         for m in list(connections):
             m.close()
 
@@ -320,6 +323,10 @@ def create_app(db_path: str, *, open_without_keys: bool = True) -> FastAPI:
             for item in doc.get("paths", {}).values():
                 for op in item.values():
                     op.get("responses", {}).pop("422", None)
+                    if op.get("operationId", "").startswith(("create_memory", "update_memory")):
+                        op["responses"]["422"] = {  # a store's write hook refused the content
+                            "description": "Refused by a write hook (hook_refused_error)",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}}
             for name in ("HTTPValidationError", "ValidationError"):
                 doc.get("components", {}).get("schemas", {}).pop(name, None)
             doc.setdefault("components", {})["securitySchemes"] = {
@@ -332,6 +339,8 @@ def create_app(db_path: str, *, open_without_keys: bool = True) -> FastAPI:
     app.openapi = openapi
     _routes(app)
     events.add_routes(app, ctx)
+    replication.add_routes(app, ctx)  # memfs replicate --to http(s)://…
+    dreams.add_routes(app, ctx)
     app.add_middleware(Guard)
     return app
 
@@ -440,9 +449,12 @@ def _routes(app: FastAPI):
         s = c.store(memory_store_id, write=True)
         path = check_path(body.path)
         data = _content(body.content)
+        # the store's write hooks run before this request queues for the database (a slow hook
+        # holds up no other writer); they may refuse (422) or redact
+        data, note = c.m.run_write_hooks(s, path, data, operation="create", identity=c.identity)
         try:
             with c.writing:
-                r = c.m.create_file(s, path, data, identity=c.identity)
+                r = c.m.create_file(s, path, data, identity=c.identity, message=note, hooks=False)
         except errors.AlreadyExists as e:
             raise _conflict(e) from None
         return render.memory(c.m.file(s, r.node.id), s, data if view == "full" else None)
@@ -461,10 +473,13 @@ def _routes(app: FastAPI):
         f = c.memory(s, memory_id)
         path = check_path(body.path) if body.path is not None else None
         if_match = body.precondition.content_sha256 if body.precondition else None
-        data = _content(body.content)
+        data, note = _content(body.content), None
+        if data is not None and hashlib.sha256(data).hexdigest() != f.sha256:  # write hooks: as in create
+            data, note = c.m.run_write_hooks(s, path or f.path, data, operation="write", identity=c.identity)
         try:
             with c.writing:
-                c.m.update_file(s, f.node_id, content=data, path=path, if_match=if_match, identity=c.identity)
+                c.m.update_file(s, f.node_id, content=data, path=path, if_match=if_match, identity=c.identity,
+                                message=note, hooks=False)
         except errors.AlreadyExists as e:
             raise _conflict(e) from None
         except errors.PathNotFound:

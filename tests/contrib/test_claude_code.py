@@ -1,0 +1,113 @@
+"""contrib/claude-code: the SessionEnd hook script run as Claude Code runs it (JSON on stdin), on a
+copy of a real Claude Code transcript; the shipped CLAUDE.md fragment is what `memfs prompt` prints."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from memfs import Memfs
+
+ROOT = Path(__file__).resolve().parents[2]
+HOOK = ROOT / "contrib" / "claude-code" / "memfs-session-end"
+DATA = Path("/work/shared/data/transcripts")
+SAMPLE = DATA / "claude-code_coverage-test-fix.jsonl"
+
+
+@pytest.fixture
+def transcript(tmp_path):
+    if not SAMPLE.is_file():
+        pytest.skip(f"{SAMPLE} is missing")
+    dst = tmp_path / "projects" / "-work-demo" / "c64cc478-3430-40fe-8e9c-4ee9986e9754.jsonl"
+    dst.parent.mkdir(parents=True)
+    shutil.copy(SAMPLE, dst)
+    return dst
+
+
+def run_hook(db_path, event, **env):
+    bindir = os.path.dirname(sys.executable)
+    e = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", ""), "MEMFS_DB": db_path, **env}
+    e.pop("ANTHROPIC_API_KEY", None)  # dreams use the local engine: tests never reach the network
+    return subprocess.run([sys.executable, str(HOOK)], input=json.dumps(event), capture_output=True, text=True,
+                          env=e, timeout=60)
+
+
+def test_session_end_registers_the_transcript(db_path, transcript):
+    with Memfs(db_path) as m:
+        m.create_store("team-sre")
+    event = {"session_id": "cc-session-42", "transcript_path": str(transcript), "cwd": "/work/demo",
+             "hook_event_name": "SessionEnd", "reason": "exit"}
+    p = run_hook(db_path, event, MEMFS_STORES="team-sre")
+    assert p.returncode == 0, p.stderr
+    assert "1 transcripts registered" in p.stdout and "dream" not in p.stdout
+    with Memfs(db_path) as m:
+        ts = m.transcripts(session_ids=["cc-session-42"])
+        assert len(ts) == 1
+        t = ts[0]
+        assert (t.path, t.format, t.agent) == (str(transcript), "claude-code", "claude-code")
+        assert t.stores == ["team-sre"] and t.stats["turns"] > 0
+        assert [x.session_id for x in m.transcripts(store="team-sre")] == ["cc-session-42"]
+    # the hook runs again when a resumed session ends: still one registration
+    p = run_hook(db_path, event, MEMFS_STORES="team-sre")
+    assert p.returncode == 0, p.stderr
+    with Memfs(db_path) as m:
+        assert len(m.transcripts(session_ids=["cc-session-42"])) == 1
+
+
+def test_session_end_starts_a_gated_dream(db_path, transcript, tmp_path):
+    with Memfs(db_path) as m:
+        m.create_store("team-sre")
+    log = tmp_path / "dream.log"
+    event = {"session_id": "cc-session-43", "transcript_path": str(transcript), "hook_event_name": "SessionEnd"}
+    p = run_hook(db_path, event, MEMFS_STORES="team-sre", MEMFS_DREAM_STORE="team-sre",
+                 MEMFS_DREAM_MIN_SESSIONS="3", MEMFS_HOOK_LOG=str(log))
+    assert p.returncode == 0, p.stderr
+    assert f"dream of team-sre started in the background" in p.stdout
+    deadline = time.time() + 30
+    while time.time() < deadline and "skipped" not in (log.read_text() if log.exists() else ""):
+        time.sleep(0.2)
+    assert "team-sre: skipped:" in log.read_text()  # fewer sessions in the window than the gate of 3
+    with Memfs(db_path) as m:
+        assert m.dream_jobs("team-sre") == []
+    # the gate passes (the sample session is from January: a wide window), the dream runs
+    p = run_hook(db_path, event, MEMFS_STORES="team-sre", MEMFS_DREAM_STORE="team-sre", MEMFS_DREAM_SINCE="3650d",
+                 MEMFS_DREAM_MIN_SESSIONS="1", MEMFS_HOOK_LOG=str(log))
+    assert p.returncode == 0, p.stderr
+    deadline = time.time() + 30
+    while time.time() < deadline and "dream " not in log.read_text():
+        time.sleep(0.2)
+    assert "dream " in log.read_text(), log.read_text()
+    with Memfs(db_path) as m:
+        jobs = m.dream_jobs("team-sre")
+        assert len(jobs) == 1 and jobs[0].inputs["sessions"] == ["cc-session-43"], jobs
+        assert jobs[0].status == "completed"
+
+
+def test_bad_input_and_missing_transcript(db_path, tmp_path):
+    p = subprocess.run([sys.executable, str(HOOK)], input="not json", capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "stdin is not JSON" in p.stderr
+    p = run_hook(db_path, {"session_id": "x", "transcript_path": str(tmp_path / "gone.jsonl")})
+    assert p.returncode == 0 and "nothing to register" in p.stderr
+    with Memfs(db_path) as m:
+        assert m.transcripts() == []
+
+
+def test_claude_md_fragment_is_the_prompt_output(memfs_cli, m):
+    m.create_store("team-sre", "SRE runbooks, incidents and on-call notes.")
+    m.create_store("org-knowledge", "Company-wide conventions; read-only for agents.")
+    r = memfs_cli("prompt", "--store", "team-sre=rw", "--store", "org-knowledge=ro")
+    assert r.exit_code == 0
+    assert r.output == (ROOT / "contrib" / "claude-code" / "CLAUDE.memfs.md").read_text()
+
+
+def test_settings_snippet_wires_the_hook():
+    s = json.loads((ROOT / "contrib" / "claude-code" / "settings.json").read_text())
+    hook = s["hooks"]["SessionEnd"][0]["hooks"][0]
+    assert hook["type"] == "command" and hook["command"].endswith("/memfs-session-end")
+    assert {"MEMFS_DB", "MEMFS_STORES", "MEMFS_DREAM_STORE"} <= set(s["env"])
+    assert os.access(HOOK, os.X_OK)

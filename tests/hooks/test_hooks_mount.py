@@ -1,0 +1,84 @@
+"""Write hooks on a real mount: a refused commit fails close() with EACCES, the store keeps its
+content, and the reason and the refused content are in `.memfs/conflicts/`."""
+
+import errno
+import os
+import subprocess
+
+import pytest
+
+from memfs import Memfs
+
+
+@pytest.fixture
+def hooked(seeded, secret_hook):
+    with Memfs(seeded) as m:
+        m.add_hook("team-sre", secret_hook)
+    return seeded
+
+
+def stored(db, path):
+    with Memfs(db) as m:
+        n = m.lookup("team-sre", path)
+        return None if n is None else m.read("team-sre", path)
+
+
+def conflicts(db):
+    with Memfs(db) as m:
+        return [(c.path, c.reason, m.blob(c.sha256) if c.sha256 else None) for c in m.conflicts("team-sre")]
+
+
+def test_refused_rewrite_is_eacces_at_close(hooked, mounter):
+    mnt = mounter("team-sre=rw", agent="alice", session="sa")
+    (mnt / "f.md").write_text("v1\n")
+    fd = os.open(mnt / "f.md", os.O_WRONLY | os.O_TRUNC)
+    os.write(fd, b"a SECRET\n")
+    with pytest.raises(OSError) as e:
+        os.close(fd)
+    assert e.value.errno == errno.EACCES
+    assert stored(hooked, "/f.md") == b"v1\n"
+    assert (mnt / "f.md").read_text() == "v1\n"
+    [(path, reason, content)] = conflicts(hooked)
+    assert path == "/f.md" and content == b"a SECRET\n"
+    assert reason.startswith("refused by write hook 1: ") and "no secrets here (found SECRET)" in reason
+    log = (mnt / ".memfs" / "conflicts" / "log").read_text()
+    assert "no secrets here (found SECRET)" in log
+    [name] = [n for n in os.listdir(mnt / ".memfs" / "conflicts") if n != "log"]
+    assert (mnt / ".memfs" / "conflicts" / name).read_bytes() == b"a SECRET\n"
+
+
+def _close_error(path, flags, data):
+    fd = os.open(path, flags, 0o644)
+    os.write(fd, data)
+    try:
+        os.close(fd)
+    except OSError as e:
+        return e.errno
+    return None
+
+
+def test_refused_new_file_and_append(hooked, mounter):
+    mnt = mounter("team-sre=rw", agent="alice", session="sa")
+    assert _close_error(mnt / "new.md", os.O_WRONLY | os.O_CREAT | os.O_EXCL, b"my SECRET\n") == errno.EACCES
+    assert stored(hooked, "/new.md") is None
+    assert not (mnt / "new.md").exists()
+    assert conflicts(hooked)[0][2] == b"my SECRET\n"
+    # bash does not check close(), but the secret still never reaches the store
+    subprocess.run(["bash", "-c", "echo 'SECRET by bash' > b.md"], cwd=mnt.path, capture_output=True)
+    assert stored(hooked, "/b.md") is None
+    # an append of a secret is refused too, and leaves the file as it was
+    (mnt / "g.md").write_text("start\n")
+    assert _close_error(mnt / "g.md", os.O_WRONLY | os.O_APPEND, b"SECRET\n") == errno.EACCES
+    assert stored(hooked, "/g.md") == b"start\n"
+    assert (mnt / "g.md").read_text() == "start\n"
+    assert [c[0] for c in conflicts(hooked)] == ["/new.md", "/b.md", "/g.md"]
+
+
+def test_redaction_on_the_mount(hooked, mounter):
+    mnt = mounter("team-sre=rw", agent="alice", session="sa")
+    (mnt / "c.md").write_text("call 555-1234\n")
+    assert stored(hooked, "/c.md") == b"call [phone]\n"
+    assert (mnt / "c.md").read_text() == "call [phone]\n"
+    subprocess.run(["bash", "-c", "echo 'or 555-1234' >> c.md"], cwd=mnt.path, check=True)
+    assert stored(hooked, "/c.md") == b"call [phone]\nor [phone]\n"
+    assert (mnt / "c.md").read_text() == "call [phone]\nor [phone]\n"
