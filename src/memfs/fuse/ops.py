@@ -126,6 +126,7 @@ class MemfsOps(pyfuse3.Operations):
         self.alias: dict[int, int] = {}
         self.node_ino: dict[int, int] = {}
         self.hidden: dict[tuple[int, str], int] = {}  # (dir, name) -> node renamed away, not yet in the store
+        self._dirs: dict[int, object] = {}  # directory rows by id (see _dir)
         self.handles: dict[int, Handle] = {}
         self.dirhandles: dict[int, list] = {}
         self.seen: dict[tuple[int, str], Optional[str]] = {}
@@ -193,10 +194,23 @@ class MemfsOps(pyfuse3.Operations):
             fail(errno.ENOENT)
         return n
 
+    def _dir(self, node_id: int):
+        """A node, directories from a cache: every create and commit needs its parent's path.
+        The cache is dropped whenever a directory moves or goes (here or in another session)."""
+        d = self._dirs.get(node_id)
+        if d is None:
+            d = self.m.node(node_id)
+            if d is not None and d.kind == DIR:
+                self._dirs[node_id] = d
+        return d
+
     def _dir_node(self, ino: int):
         if ino >= virtual.VBASE or (ino == ROOT and self.single_root is None):
             fail(errno.EROFS)
-        n = self._node(ino)
+        nid = self.nid(ino)
+        n = self._dir(nid) if nid is not None else None
+        if n is None or n.store_id not in self.scopes:
+            fail(errno.ENOENT)
         if n.kind != DIR:
             fail(errno.ENOTDIR)
         return n
@@ -209,7 +223,7 @@ class MemfsOps(pyfuse3.Operations):
         return name
 
     def _path(self, st: FileState) -> str:
-        parent = self.m.node(st.parent_id)
+        parent = self._dir(st.parent_id)
         if parent is None:
             fail(errno.ENOENT)
         return paths.join(parent.path, st.name)
@@ -433,6 +447,7 @@ class MemfsOps(pyfuse3.Operations):
             fail(errno.ENOTEMPTY)
         rev = self.m.rmdir(store, n.path)
         self.own_revs.add(rev.id)
+        self._dirs.pop(n.id, None)
 
     @handler
     async def symlink(self, parent_ino, name, target, ctx):
@@ -542,6 +557,7 @@ class MemfsOps(pyfuse3.Operations):
         replaced = self.states.get(dst_node.id) if dst_node is not None else None
         rev = self.m.rename(store, n.path, dst_path, noreplace=noreplace, lease_owner=self.owner)
         self.own_revs.add(rev.id)
+        self._dirs.clear()  # a directory's move changes the paths below it
         if replaced is not None:
             self._unlinked(replaced)
         if st is not None:  # open descriptors follow the file
@@ -973,10 +989,11 @@ class MemfsOps(pyfuse3.Operations):
             if st.pending and st.shadow_of and self.hidden.get(st.shadow_of[1:]) == st.shadow_of[0]:
                 return self._commit_shadow(st)
             if st.pending:
-                cur = self.m.lookup(store, path)
-                expected = armed or (self.seen.get(key) if cur is not None else None)
-                r = self.m.write(store, path, content, mode=st.mode, if_match=expected,
-                                 node_id=None if cur is not None else st.node_id,
+                expected = armed
+                if expected is None and key in self.seen:  # this session read a file of that name
+                    expected = self.seen[key] if self.m.lookup(store, path) is not None else None
+                # node_id: the inode this file was created with, unless the path is stored already
+                r = self.m.write(store, path, content, mode=st.mode, if_match=expected, node_id=st.node_id,
                                  mtime_ns=st.mtime_ns if st.mtime_set else None, lease_owner=self.owner)
                 if r.node.id != st.node_id:  # landed on a stored file: one renamed away, or another's
                     self.hidden.pop((st.parent_id, st.name), None)
@@ -1106,6 +1123,8 @@ class MemfsOps(pyfuse3.Operations):
                 log.exception("following changes failed (retrying)")
 
     async def _invalidate(self, r):
+        if r.kind == DIR:
+            self._dirs.clear()
         st = self.states.get(r.node_id)
         if st is not None and not st.dirty and not st.pending:
             st.data = None
