@@ -4,6 +4,7 @@ and real FUSE mounts (`mounter`), always unmounted at the end."""
 import os
 import signal
 import subprocess
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -103,3 +104,34 @@ def seeded(db_path):
         org = m.create_store("org-knowledge", "What the org knows")
         m.write(org, "/policies/oncall.md", b"Page the secondary after 15 minutes.\n")
     return db_path
+
+
+SAMPLES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "transcripts"
+
+
+@pytest.fixture
+def samples():
+    """The real sample transcripts in ../shared (beside the checkout, in CI too)."""
+    if not SAMPLES.is_dir():
+        pytest.skip(f"the sample transcripts are not at {SAMPLES} (the shared folder sits beside the checkout)")
+    return SAMPLES.resolve()
+
+
+@pytest.fixture
+def tmpfs_dir(tmp_path):
+    """tmpfs_dir(size="16m", mode=None) -> a fresh tmpfs mounted under tmp_path (unmounted after)."""
+    mounted_here = []
+
+    def make(size="16m", mode=None, name="tmpfs"):
+        d = tmp_path / name
+        d.mkdir()
+        opts = f"size={size}" + (f",mode={mode}" if mode else "")
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(d)], capture_output=True, text=True)
+        if p.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {p.stderr.strip()}")
+        mounted_here.append(d)
+        return d
+
+    yield make
+    for d in mounted_here:
+        subprocess.run(["umount", "-l", str(d)], capture_output=True)

@@ -1,6 +1,5 @@
 """Fixtures for the dream tests: a store with notes, and sessions registered for it."""
 
-from pathlib import Path
 
 import pytest
 
@@ -39,11 +38,3 @@ def git_error_sessions(m, store, tmp_path):
     return refs
 
 
-SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "transcripts"
-
-
-@pytest.fixture
-def samples():
-    if not SAMPLES.is_dir():
-        pytest.skip(f"the sample transcripts are not at {SAMPLES} (the shared folder sits beside the checkout)")
-    return SAMPLES.resolve()

@@ -16,15 +16,9 @@ from mounting import MEMFS, memfs
 
 
 @pytest.fixture
-def small_disk(tmp_path):
+def small_disk(tmpfs_dir):
     """A 4 MiB tmpfs: the database's file system, to fill up."""
-    d = tmp_path / "small"
-    d.mkdir()
-    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(d)], capture_output=True, text=True)
-    if p.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {p.stderr.strip()}")
-    yield d
-    subprocess.run(["umount", "-l", str(d)], capture_output=True)
+    return tmpfs_dir("4m", mode="0700", name="small")
 
 
 def fill(disk, leave: int):

@@ -5,7 +5,6 @@ except the differences the README lists with their reasons (KNOWN below)."""
 import errno
 import os
 import stat
-import subprocess
 
 import pytest
 
@@ -105,14 +104,8 @@ def _unlink_open(path, write, read):
 
 
 @pytest.fixture
-def tmpfs(tmp_path):
-    d = tmp_path / "tmpfs"
-    d.mkdir()
-    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(d)], capture_output=True, text=True)
-    if p.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {p.stderr.strip()}")
-    yield d
-    subprocess.run(["umount", "-l", str(d)])
+def tmpfs(tmpfs_dir):
+    return tmpfs_dir("16m")
 
 
 def test_same_outcomes_as_tmpfs(tmpfs, seeded, mounter, record):
