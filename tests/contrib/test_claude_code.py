@@ -67,7 +67,7 @@ def test_session_end_starts_a_gated_dream(db_path, transcript, tmp_path):
     p = run_hook(db_path, event, MEMFS_STORES="team-sre", MEMFS_DREAM_STORE="team-sre",
                  MEMFS_DREAM_MIN_SESSIONS="3", MEMFS_HOOK_LOG=str(log))
     assert p.returncode == 0, p.stderr
-    assert f"dream of team-sre started in the background" in p.stdout
+    assert "dream of team-sre started in the background" in p.stdout
     deadline = time.time() + 30
     while time.time() < deadline and "skipped" not in (log.read_text() if log.exists() else ""):
         time.sleep(0.2)

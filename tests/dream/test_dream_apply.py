@@ -6,7 +6,7 @@ import pytest
 from memfs import dream, errors
 from memfs.dream.proposal import Proposal
 
-from test_dream_local import DISK, DISK_BOB
+from planted import DISK, DISK_BOB
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from memfs import Memfs, dream
 from memfs.dream.proposal import Proposal
 
 from claudestub import Stub, error, message, tool_use
-from test_dream_local import DISK
+from planted import DISK
 
 
 def scripted(learning_sessions=("sess-alice",), integrator=None, map_delay=0.0):

@@ -7,26 +7,9 @@ import pytest
 from memfs import Identity, dream
 from memfs.dream.proposal import Proposal
 from memfs.transcripts import register
+from planted import DISK, DISK_BOB
 
-DISK = """# Disk alerts
 
-When the disk alert fires on the ingest hosts, check usage with df -h and inode usage with df -i
-before anything else, then look for old logs under the application log directory.
-
-- rotate the application logs with logrotate -f when they exceed ten gigabytes
-- never delete files under the data directory without asking the on-call engineer first
-"""
-
-DISK_BOB = """# Disk alert notes
-
-When the disk alert fires on the ingest hosts, check usage with df -h and inode usage with df -i
-before anything else, then look for old logs under the application log directory.
-
-- rotate the application logs with logrotate -f when they exceed ten gigabytes
-- never delete files under the data directory without asking the on-call engineer first
-
-Compressed core dumps in the crash directory can be removed after a week.
-"""
 
 
 def proposal_of(job) -> Proposal:
@@ -89,7 +72,7 @@ def test_stale_references_superseded_facts_and_expiry(m, store, alice, bob):
     index = p.change("/index.md").content
     assert "see /runbooks/new.md" in index and "/runbooks/old.md" not in index
     gone_rev = m.history(store, "/gone.md")[0]
-    assert f"- history: /gone.md _(stale: /gone.md was deleted on " in index and f"revision {gone_rev.id})_" in index
+    assert "- history: /gone.md _(stale: /gone.md was deleted on " in index and f"revision {gone_rev.id})_" in index
     assert "/var/log/app\n" in index  # never a store path: left alone
     db = p.change("/db.md").content
     assert '- primary db host: db1.internal _(superseded on ' in db and 'by "db2.internal" in /infra.md' in db

@@ -3,7 +3,7 @@
 import pytest
 
 from memfs import Identity, Memfs
-from mounting import memfs, wait_for  # noqa: F401  (re-exported for the tests here)
+from mounting import memfs
 
 
 @pytest.fixture

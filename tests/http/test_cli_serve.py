@@ -24,27 +24,6 @@ def stores(ok):
     ok("store", "create", "other")
 
 
-@pytest.fixture
-def ok(memfs_cli):
-    def run(*args, **kw):
-        r = memfs_cli(*args, **kw)
-        assert r.exit_code == 0, f"memfs {' '.join(args)} -> {r.exit_code}\n{r.output}"
-        return r
-
-    return run
-
-
-@pytest.fixture
-def fails(memfs_cli):
-    def run(code, *args, **kw):
-        r = memfs_cli(*args, **kw)
-        assert r.exit_code == code, f"memfs {' '.join(args)} -> {r.exit_code}, expected {code}\n{r.output}"
-        lines = r.stderr.splitlines()
-        assert len(lines) == 1 and lines[0].startswith("Error: "), r.stderr
-        assert "Traceback" not in r.output
-        return lines[0]
-
-    return run
 
 
 def test_keys_create_list_revoke(ok, fails, stores, db_path):
@@ -93,7 +72,7 @@ def test_keys_create_list_revoke(ok, fails, stores, db_path):
 
 def test_serve_refuses_an_open_server_beyond_loopback(fails, ok, stores, db_path):
     for host in ("0.0.0.0", "192.0.2.10", "::", "example.org"):
-        line = fails(errors.NotPermitted.exit_code, "serve", "--host", host, "--port", "1")
+        line = fails(errors.NotPermitted.exit_code, "serve", "--host", host, "--port", "1").stderr.strip()
         assert "without API keys" in line and "memfs keys create" in line
     assert is_loopback("127.0.0.1") and is_loopback("127.3.4.5") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("10.0.0.1") and not is_loopback("example.org")

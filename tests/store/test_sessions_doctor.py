@@ -36,9 +36,9 @@ def test_open_and_close_session(m, store):
 
 def test_sessions_of_a_store(m, db_path):
     a, b = m.create_store("a"), m.create_store("b")
-    held_a = m.open_session("held-a", agent="x", stores={"a": "ro"})
-    held_b_uid = m.open_session("held-b-by-uid", agent="y", stores={b.uid: "rw"})
-    wrote_a = m.open_session("wrote-a", agent="z", stores={})
+    m.open_session("held-a", agent="x", stores={"a": "ro"})
+    m.open_session("held-b-by-uid", agent="y", stores={b.uid: "rw"})
+    m.open_session("wrote-a", agent="z", stores={})
     m.open_session("idle", agent="w", stores={})
     m.write(a, "/f", b"x", identity=Identity(agent="z", session="wrote-a", actor="agent"))
     m.write(b, "/f", b"x", identity=Identity(agent="q", session="wrote-b", actor="agent"))

@@ -33,6 +33,22 @@ def iter_json_lines(path: str, session: Session) -> Iterator[tuple[int, dict]]:
             yield n, obj
 
 
+UNREADABLE = object()
+
+
+def read_json_file(path: str, session: Session):
+    """A whole-file JSON transcript, leniently: the parsed value, or `UNREADABLE` after recording why
+    it could not be read (the caller then returns the session as it is)."""
+    with open(path, "rb") as f:
+        raw = f.read().decode("utf-8", "replace")
+    session.lines = raw.count("\n") + 1
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as e:
+        session.problems.append(Problem(Ref(path, 1), "unparseable", f"not JSON: {str(e)[:80]}"))
+        return UNREADABLE
+
+
 # fields the readers use as names and keys: any JSON may arrive in them, only text is meaningful
 ID_FIELDS = ("type", "subtype", "uuid", "parentUuid", "leafUuid", "sessionId", "session_id", "id",
              "tool_use_id", "agentId", "role", "name", "parent_tool_use_id")

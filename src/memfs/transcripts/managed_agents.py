@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
-from .common import iter_json_lines, link, note_time, parse_ts, text_of
+from .common import UNREADABLE, iter_json_lines, link, note_time, parse_ts, read_json_file, text_of
 from .model import Problem, Ref, Session, ToolCall, ToolResult, Turn, correction_of_text
 
 FORMAT = "managed-agents"
@@ -19,13 +18,8 @@ def read(path: str, data: Any = None) -> Session:
         events = [(Ref(path, n), d) for n, d in iter_json_lines(path, s)]
     else:
         if data is None:
-            with open(path, "rb") as f:
-                raw = f.read().decode("utf-8", "replace")
-            s.lines = raw.count("\n") + 1
-            try:
-                data = json.loads(raw)
-            except ValueError as e:
-                s.problems.append(Problem(Ref(path, 1), "unparseable", f"not JSON: {str(e)[:80]}"))
+            data = read_json_file(path, s)
+            if data is UNREADABLE:
                 return s
         base = ""
         if isinstance(data, dict) and isinstance(data.get("data"), list):

@@ -5,11 +5,10 @@ References are JSON pointers into the file."""
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
-from .common import blocks_of, calls_and_results, link
+from .common import UNREADABLE, blocks_of, calls_and_results, link, read_json_file
 from .model import Problem, Ref, Session, Turn, correction_of_text
 
 FORMAT = "messages-api"
@@ -19,13 +18,8 @@ def read(path: str, data: Any = None) -> Session:
     s = Session(session_id=os.path.splitext(os.path.basename(path))[0].removesuffix(".http"), format=FORMAT,
                 source=path, sources=[path])
     if data is None:
-        with open(path, "rb") as f:
-            raw = f.read().decode("utf-8", "replace")
-        s.lines = raw.count("\n") + 1
-        try:
-            data = json.loads(raw)
-        except ValueError as e:
-            s.problems.append(Problem(Ref(path, 1), "unparseable", f"not JSON: {str(e)[:80]}"))
+        data = read_json_file(path, s)
+        if data is UNREADABLE:
             return s
     if isinstance(data, list) and data and all(isinstance(x, dict) and "request" in x for x in data):
         _recorded(s, path, data)
