@@ -149,12 +149,17 @@ class Ctx:
             s = self.m.get_store(store_id)
         except errors.StoreNotFound:
             raise missing from None
+        self.allow(s, write, missing, f"memory store {store_id}")
+        return s
+
+    def allow(self, s: Store, write: bool, missing: errors.MemfsError, what: str) -> None:
+        """The scope check of every route: `missing` (a 404 worded like a thing that does not
+        exist) where the key cannot see the store; 403 for a write with read-only access."""
         acc = self.access(s)
         if acc is None:
             raise missing
         if write and acc != "rw":
-            raise errors.NotPermitted(f"this API key may only read memory store {store_id}")
-        return s
+            raise errors.NotPermitted(f"this API key may only read {what}")
 
     def memory(self, s: Store, memory_id: str):
         nid = ids.parse_memory_id(memory_id)

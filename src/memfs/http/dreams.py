@@ -320,11 +320,7 @@ def add_routes(app: FastAPI, ctx) -> None:
             s = c.m.get_store(j.store_id)
         except errors.NotFound:
             raise missing from None
-        acc = c.access(s)
-        if acc is None:
-            raise missing
-        if write and acc != "rw":
-            raise errors.NotPermitted(f"this API key may only read dream {job_id}")
+        c.allow(s, write, missing, f"dream {job_id}")
         return j, s
 
     @app.post(D, response_model=None, tags=tags)
