@@ -112,7 +112,6 @@ class MemfsOps(pyfuse3.Operations):
         super().__init__()
         self.owner = owner or f"mount-{os.getpid()}"  # this mount's name on the write leases it holds
         self.m = m
-        self.identity = m.identity
         self.scopes: dict[int, tuple[Store, str]] = {s.id: (s, scope) for s, scope in mounts}
         self.by_slug = {s.slug: s for s, _ in mounts}
         if len(self.by_slug) != len(mounts):
@@ -296,6 +295,11 @@ class MemfsOps(pyfuse3.Operations):
             if p is not None and p.parent_id is None and p.store_id in self.scopes:
                 return self.virt.lookup_root(p.store_id)
         return self._negative()
+
+    async def forget(self, inode_list):
+        # the kernel dropped these inodes: what it was told about their size no longer matters
+        for ino, _ in inode_list:
+            self.sizes.pop(ino, None)
 
     @handler
     async def getattr(self, ino, ctx=None):
