@@ -2,8 +2,10 @@
 and real FUSE mounts (`mounter`), always unmounted at the end."""
 
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,9 +24,68 @@ def _user_dir(tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
 
 
+# The store and mount suites run against both backends; the rest against SQLite only.
+BOTH_BACKENDS = ("store", "fuse")
+
+
+def pytest_generate_tests(metafunc):
+    here = Path(metafunc.definition.fspath).parent.name
+    if "backend" in metafunc.fixturenames and here in BOTH_BACKENDS and not metafunc.definition.get_closest_marker("sqlite_only"):
+        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only: a store/mount test about SQLite itself (files, pragmas)")
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    """A private PostgreSQL server for the whole run (tests/pgserver.py), with a template
+    database that already has memfs's schema, so each test's database is a cheap copy."""
+    from pgserver import PgServer, pg_bindir
+
+    if pg_bindir() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed (make test installs it: scripts/setup-system)")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    # not under pytest's own temporary directory: that is private to root, and the server runs
+    # as the postgres user
+    base = tempfile.mkdtemp(prefix="memfs-test-pg-")
+    pg = PgServer(base).start()
+    url = pg.create_database("memfs_template")
+    Memfs(url).close()
+    from memfs.backends.postgres import close_pool
+
+    close_pool(url)  # a template must have no connections when it is copied
+    yield pg
+    pg.stop("immediate")
+    shutil.rmtree(base, ignore_errors=True)
+
+
 @pytest.fixture
-def db_path(tmp_path):
-    return str(tmp_path / "memfs.db")
+def backend(request):
+    return getattr(request, "param", "sqlite")
+
+
+_pg_databases = iter(range(1, 1 << 30))
+
+
+@pytest.fixture
+def db_path(backend, tmp_path, request, monkeypatch):
+    """The test's database: a SQLite file, or (backend=postgresql) a fresh PostgreSQL database.
+    MEMFS_DB names it too, for the CLI and the daemons."""
+    if backend == "sqlite":
+        yield str(tmp_path / "memfs.db")
+        return
+    pg = request.getfixturevalue("pg_server")
+    name = f"t{next(_pg_databases)}"
+    url = pg.create_database(name, template="memfs_template")
+    monkeypatch.setenv("MEMFS_DB", url)
+    yield url
+    from memfs.backends.postgres import close_pool
+
+    close_pool(url)
+    pg.drop_database(name)
 
 
 @pytest.fixture

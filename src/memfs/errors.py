@@ -124,6 +124,15 @@ class Busy(MemfsError):
     exit_code = 7
 
 
+class Unavailable(MemfsError):
+    """The database server cannot be reached (PostgreSQL down, network gone): retry later."""
+
+    errno = _errno.EIO
+    http_status = 503
+    error_type = "api_error"
+    exit_code = 11
+
+
 class StorageFull(MemfsError):
     errno = _errno.ENOSPC
     http_status = 507

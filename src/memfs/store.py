@@ -1197,7 +1197,7 @@ class Memfs:
         the path it had then. Binary files are skipped. `prefix` keeps files at or under a path.
 
         Literal runs of 3+ characters that every match must contain narrow the candidate files
-        through the trigram full-text index, brought up to date from the change feed first; a
+        through the trigram full-text index (SQLite's), brought up to date from the change feed first; a
         pattern without such a run, one whose terms most texts contain, or `use_index=False`
         scans every file (`use_index=True` uses the index whenever it can). The final match is
         always the regular expression on the real content, so both ways give the same lines."""
@@ -1209,7 +1209,7 @@ class Memfs:
         where, params = ["x.store_id = ?", "x.kind = 'file'", "x.sha256 IS NOT NULL", "b.is_binary = 0"], [store.id]
         if prefix != "/":
             where.append("(x.path = ? OR x.path LIKE ? ESCAPE '\\')"), params.extend([prefix, _like_prefix(prefix)])
-        if search.terms and use_index is not False and self._search_catch_up():
+        if search.terms and use_index is not False and self.db.fts and self._search_catch_up():
             q = fts_query(search.terms)
             # the index pays where it is selective: when most texts contain the terms anyway,
             # reading them all is cheaper than the detour (unless the caller insists)
@@ -1229,7 +1229,7 @@ class Memfs:
         out: list[GrepMatch] = []
         seen: set = set()
         with self.db.read() as tx:
-            cur = tx.c.execute(sql, params)
+            cur = tx.iter(sql, params)
             for row in cur:
                 if history:
                     if (row["node_id"], row["sha256"]) in seen:
@@ -1246,6 +1246,8 @@ class Memfs:
     def reindex_search(self) -> None:
         """Drop the full-text index; the next search rebuilds it from the blobs (derived data,
         never the truth)."""
+        if not self.db.fts:
+            return
         with self.db.write() as tx:
             tx.run("INSERT INTO search_fts (search_fts) VALUES ('delete-all')")
             tx.run("DELETE FROM search_docs")
@@ -1723,10 +1725,11 @@ class Memfs:
 
     def vacuum(self) -> None:
         """Rebuild the database file so that deleted content leaves no copy in it."""
-        with self.db.write() as tx:
-            # merge the search index's segments: a deleted blob's trigrams linger in older
-            # segments (behind delete markers) until then
-            tx.run("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
+        if self.db.fts:
+            with self.db.write() as tx:
+                # merge the search index's segments: a deleted blob's trigrams linger in older
+                # segments (behind delete markers) until then
+                tx.run("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
         self.db.vacuum()
 
     def create_api_key(self, *, stores: Optional[dict] = None, all_stores: Optional[str] = None,
@@ -1858,7 +1861,7 @@ class Memfs:
         if status is not None:
             where.append("j.status = ?"), params.append(status)
         sql = ("SELECT j.*, s.name AS store_name FROM dream_jobs j LEFT JOIN stores s ON s.id = j.store_id"
-               + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY j.created_at DESC, j.rowid DESC")
+               + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY j.created_at DESC, j.id DESC")
         if limit:
             sql += f" LIMIT {int(limit)}"
         return [DreamJob._from(r) for r in self.db.all(sql, params)]
@@ -1911,7 +1914,7 @@ class Memfs:
                 if not (is_stale and is_stale(rec)):
                     return rec
                 tx.run("DELETE FROM dream_locks WHERE store_id = ?", (store.id,))
-            tx.run("INSERT INTO dream_locks (store_id, job_id, host, pid, user, acquired_at) VALUES (?, ?, ?, ?, ?, ?)",
+            tx.run("INSERT INTO dream_locks (store_id, job_id, host, pid, \"user\", acquired_at) VALUES (?, ?, ?, ?, ?, ?)",
                    (store.id, job_id, host, pid, user, time.time()))
         return None
 
@@ -1971,7 +1974,8 @@ class Memfs:
     @staticmethod
     def _set_cursor(tx, source, cursor):
         tx.run("INSERT INTO replication_cursors (source, cursor, updated_at) VALUES (?, ?, ?) ON CONFLICT(source)"
-               " DO UPDATE SET cursor = MAX(cursor, excluded.cursor), updated_at = excluded.updated_at",
+               " DO UPDATE SET cursor = CASE WHEN excluded.cursor > replication_cursors.cursor THEN excluded.cursor"
+               " ELSE replication_cursors.cursor END, updated_at = excluded.updated_at",
                (source, int(cursor), time.time()))
 
     def replay(self, rev, content: Optional[bytes], *, store: dict, origin: Optional[str] = None,
@@ -2251,7 +2255,8 @@ class Memfs:
 
     @staticmethod
     def _put_blob(tx, digest, content, now):
-        tx.run("INSERT OR IGNORE INTO blobs (sha256, size, is_binary, content, created_at) VALUES (?, ?, ?, ?, ?)",
+        tx.run("INSERT INTO blobs (sha256, size, is_binary, content, created_at) VALUES (?, ?, ?, ?, ?)"
+               " ON CONFLICT DO NOTHING",
                (digest, len(content), int(is_binary(content)), content, now))
 
     @staticmethod

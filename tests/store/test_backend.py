@@ -1,9 +1,10 @@
-"""The SQLite backend: WAL mode, migrations recorded once and refused when newer, URLs."""
+"""The backends: migrations recorded once and refused when newer (both engines), SQLite's WAL
+mode, database URLs."""
 
 import pytest
 
 from memfs import Memfs, errors
-from memfs.backends.sqlite import MIGRATIONS
+from memfs.backends.schema import MIGRATIONS
 
 from storehelpers import raw
 
@@ -22,12 +23,20 @@ def test_wal_mode_and_recorded_migrations(m, db_path):
     c.close()
 
 
+def test_migrations_recorded_once(m, db_path):
+    assert m.db.migrations() == sorted(n for n, _ in MIGRATIONS)
+    with Memfs(db_path) as again:
+        assert again.db.migrations() == m.db.migrations()
+
+
 def test_newer_schema_is_refused(m, db_path, memfs_cli):
     m.create_store("s")
-    c = raw(db_path)
-    with c:
-        c.execute("INSERT INTO _memfs_migrations VALUES ('m999_from_the_future', 0)")
-    c.close()
+    with m.db.write() as tx:
+        tx.run("INSERT INTO _memfs_migrations VALUES (?, 0)", ("m999_from_the_future",))
+    if m.db.dialect == "postgresql":  # the process remembers a database it has migrated
+        from memfs.backends import postgres
+
+        postgres._MIGRATED.discard(db_path)
     with pytest.raises(errors.SchemaTooNew):
         Memfs(db_path)
     r = memfs_cli("store", "list")
@@ -35,10 +44,17 @@ def test_newer_schema_is_refused(m, db_path, memfs_cli):
     assert r.stderr.startswith("Error: ") and r.stderr.count("\n") == 1
 
 
-def test_sqlite_url_and_postgres_not_yet(db_path):
+@pytest.mark.sqlite_only
+def test_sqlite_url(db_path):
     with Memfs("sqlite:///" + db_path) as m:
         m.create_store("via-url")
     with Memfs(db_path) as m:
         assert [s.name for s in m.list_stores()] == ["via-url"]
-    with pytest.raises(errors.InvalidInput):
-        Memfs("postgresql://localhost/memfs")
+
+
+@pytest.mark.sqlite_only
+def test_unreachable_postgres_is_a_clear_error(memfs_cli):
+    with pytest.raises(errors.Unavailable, match="unreachable"):
+        Memfs("postgresql://memfs@127.0.0.1:9/memfs")  # nothing listens on port 9
+    r = memfs_cli("--db", "postgresql://memfs@127.0.0.1:9/memfs", "store", "list")
+    assert r.exit_code == errors.Unavailable.exit_code and r.stderr.count("\n") == 1, r.output

@@ -273,6 +273,18 @@ def test_rename_directory_moves_descendants_with_their_ids(m, store):
     assert m.doctor().ok
 
 
+def test_paths_are_case_sensitive_in_subtree_operations(m, store):
+    # SQLite's LIKE ignores ASCII case by default: renaming /a once moved /A's files too
+    m.mkdir(store, "/a"), m.mkdir(store, "/A")
+    m.write(store, "/A/x", b"upper"), m.write(store, "/a/y", b"lower")
+    m.rename(store, "/a", "/b")
+    assert list(m.tree(store)) == ["/", "/A", "/A/x", "/b", "/b/y"]
+    assert m.read(store, "/A/x") == b"upper"
+    assert [r.path for r in m.history(store, "/b/y")] == ["/a/y"]  # the node, under its old name
+    m.remove_tree(store, "/b")
+    assert list(m.tree(store)) == ["/", "/A", "/A/x"]
+
+
 def test_rename_over_existing_file_replaces_it(m, store):
     src = m.write(store, "/new", b"new content")
     dst = m.write(store, "/old", b"old content")

@@ -164,7 +164,7 @@ def test_processes_open_a_fresh_database_at_once(tmp_path):
         assert sorted(s.name for s in mem.list_stores()) == sorted(f"store-{i}" for i in range(nproc))
         for i in range(nproc):
             assert mem.read(f"store-{i}", "/f4") == str(i).encode()
-        from memfs.backends.sqlite import MIGRATIONS
+        from memfs.backends.schema import MIGRATIONS
 
         assert mem.db.migrations() == sorted(name for name, _ in MIGRATIONS)  # each applied once
         assert mem.doctor().ok

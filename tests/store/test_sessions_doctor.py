@@ -158,10 +158,9 @@ def test_doctor_finds_bad_head(m, db_path):
 
 def test_locked_database_gives_busy_and_changes_nothing(m, store, db_path, unchanged):
     m.write(store, "/f", b"v1")
-    with Memfs(db_path, busy_timeout=0.2) as impatient:
-        holder = raw(db_path)
-        holder.isolation_level = None
-        holder.execute("BEGIN IMMEDIATE")  # another process in the middle of a write
+    with Memfs(db_path, busy_timeout=0.2) as impatient, Memfs(db_path) as other:
+        holding = other.db.write()
+        holding.__enter__()  # another writer in the middle of its transaction
         try:
             with unchanged():
                 t0 = time.time()
@@ -171,8 +170,7 @@ def test_locked_database_gives_busy_and_changes_nothing(m, store, db_path, uncha
                 # readers are not blocked by a writer (WAL)
                 assert impatient.read("team-sre", "/f") == b"v1"
         finally:
-            holder.execute("ROLLBACK")
-            holder.close()
+            holding.__exit__(RuntimeError, RuntimeError("rolled back"), None)
         assert ei.value.exit_code == 7
         # once the lock is gone, the same connection writes again
         assert impatient.write("team-sre", "/f", b"v2").changed

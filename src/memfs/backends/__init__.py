@@ -6,19 +6,25 @@ against this and nothing else, so a PostgreSQL backend only has to provide the s
 and its own migrations."""
 
 from contextlib import AbstractContextManager
-from typing import Any, Protocol, Sequence
+from typing import Any, Iterable, Protocol, Sequence
 
 
 class Tx(Protocol):
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
     def all(self, sql: str, params: Sequence[Any] = ()) -> list: ...
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+    def iter(self, sql: str, params: Sequence[Any] = ()) -> Iterable:
+        """Rows one at a time (for scans that stop early)."""
+    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Execute; return the new row id for an INSERT, else the number of rows changed."""
 
 
 class Backend(Protocol):
     url: str
+    dialect: str  # "sqlite" or "postgresql"
+    fts: bool  # has the full-text index that `memfs grep` uses
+    notifies: bool  # has wait_for_change(timeout) (pushed change notifications)
 
     def read(self) -> AbstractContextManager[Tx]:
         """A consistent snapshot for several reads."""
@@ -43,11 +49,15 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-def open_backend(url: str, **kw) -> Backend:
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
-        from .. import errors
+def is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
 
-        raise errors.InvalidInput("the PostgreSQL backend is not available yet (issue 7)")
+
+def open_backend(url: str, **kw) -> Backend:
+    if is_postgres(url):
+        from .postgres import PostgresBackend
+
+        return PostgresBackend(url, **{k: v for k, v in kw.items() if k == "busy_timeout"})
     from .sqlite import SQLiteBackend
 
     return SQLiteBackend(url.removeprefix("sqlite:///").removeprefix("sqlite://"), **kw)
