@@ -43,6 +43,9 @@ class Backend(Protocol):
     def data_version(self) -> int:
         """Changes whenever another connection commits (cheap; for change polling)."""
 
+    def after_copy(self, tx: Tx, table: str) -> None:
+        """Rows were copied in with their ids (memfs migrate): let new ids follow them."""
+
     def check(self) -> list[str]:
         """The engine's own integrity check; an empty list when clean."""
 

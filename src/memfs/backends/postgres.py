@@ -338,6 +338,13 @@ class PostgresBackend:
 
     # ------------------------------------------------------------------ maintenance
 
+    def after_copy(self, tx, table: str) -> None:
+        """After rows were inserted with their ids (memfs migrate): move the table's identity
+        sequence past them."""
+        if table in _ID_TABLES:
+            tx.one(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 0) + 1, false)"
+                   f" FROM {table}")
+
     def check(self) -> list[str]:
         self.one("SELECT 1")  # reachable, and the schema answered above; heap checks are amcheck's job
         return []

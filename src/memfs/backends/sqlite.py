@@ -217,6 +217,9 @@ class SQLiteBackend:
             if not durable:
                 self.conn.execute(f"PRAGMA synchronous={self.synchronous}")
 
+    def after_copy(self, tx, table: str) -> None:
+        """Nothing to do: AUTOINCREMENT follows explicit ids by itself."""
+
     def data_version(self) -> int:
         return self.conn.execute("PRAGMA data_version").fetchone()[0]
 

@@ -1096,7 +1096,20 @@ class MemfsOps(pyfuse3.Operations):
 
     async def follow_changes(self, interval: float = 0.2):
         """Drop kernel caches for what other sessions (other mounts, the API, reverts, dreams)
-        changed, driven by the revision feed."""
+        changed, driven by the revision feed: polled (SQLite), or woken by the database's change
+        notifications with polling as the fallback (PostgreSQL, other hosts)."""
+        async with trio.open_nursery() as nursery:
+            if self.m.db.notifies:
+                nursery.start_soon(self._listen)
+                interval = 1.0
+            await self._follow(interval)
+
+    async def _listen(self):
+        while True:
+            if await trio.to_thread.run_sync(self.m.db.wait_for_change, 1.0, abandon_on_cancel=True):
+                self.wake.set()
+
+    async def _follow(self, interval: float):
         version = None
         while True:
             with trio.move_on_after(interval):
