@@ -29,13 +29,18 @@ BOTH_BACKENDS = ("store", "fuse")
 
 
 def pytest_generate_tests(metafunc):
-    here = Path(metafunc.definition.fspath).parent.name
-    if "backend" in metafunc.fixturenames and here in BOTH_BACKENDS and not metafunc.definition.get_closest_marker("sqlite_only"):
+    if "backend" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker
+    if marker("postgresql_only"):
+        metafunc.parametrize("backend", ["postgresql"], indirect=True)
+    elif Path(metafunc.definition.fspath).parent.name in BOTH_BACKENDS and not marker("sqlite_only"):
         metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: a store/mount test about SQLite itself (files, pragmas)")
+    config.addinivalue_line("markers", "postgresql_only: a test of what only a database server does (outages, hosts)")
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +84,9 @@ def db_path(backend, tmp_path, request, monkeypatch):
         return
     pg = request.getfixturevalue("pg_server")
     name = f"t{next(_pg_databases)}"
-    url = pg.create_database(name, template="memfs_template")
+    pg.create_database(name, template="memfs_template")
+    # by its Unix socket: a file, so daemons in other network namespaces ("hosts") reach it too
+    url = pg.url(name, socket_path=True)
     monkeypatch.setenv("MEMFS_DB", url)
     yield url
     from memfs.backends.postgres import close_pool
@@ -153,7 +160,7 @@ def mounter(db_path, tmp_path):
         pytest.skip("FUSE is not usable here (/dev/fuse, fusermount3)")
     mounts: list[Mount] = []
 
-    def mount(*stores, agent="agent-1", session=None, name=None):
+    def mount(*stores, agent="agent-1", session=None, name=None, prefix=()):
         mp = tmp_path / (name or f"mnt{len(mounts)}")
         mp.mkdir(exist_ok=True)
         log = str(tmp_path / f"{mp.name}.log")
@@ -162,7 +169,7 @@ def mounter(db_path, tmp_path):
             args += ["--store", s]
         if session:
             args += ["--session", session]
-        p = memfs(db_path, *args)
+        p = memfs(db_path, *args, prefix=prefix)
         # "mounted ... (session S, pid N, log L)"
         info = p.stdout.rsplit("(", 1)[1].rstrip(")\n")
         fields = dict(part.strip().split(" ", 1) for part in info.split(","))

@@ -15,8 +15,9 @@ def fuse_usable() -> bool:
         subprocess.run(["which", "fusermount3"], capture_output=True).stdout)
 
 
-def memfs(db, *args, check=True, env=None, timeout=60):
-    p = subprocess.run([*MEMFS, "--db", db, *args], capture_output=True, text=True, timeout=timeout,
+def memfs(db, *args, check=True, env=None, timeout=60, prefix=()):
+    """Run the CLI; `prefix` runs it under another command (`unshare --net`: another "host")."""
+    p = subprocess.run([*prefix, *MEMFS, "--db", db, *args], capture_output=True, text=True, timeout=timeout,
                        env={**os.environ, **(env or {})})
     if check and p.returncode != 0:
         raise AssertionError(f"memfs {' '.join(args)} failed ({p.returncode}): {p.stderr}")

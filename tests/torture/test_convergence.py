@@ -11,6 +11,8 @@ import socket
 import subprocess
 import sys
 
+import pytest
+
 from memfs import Memfs
 from mounting import MEMFS, wait_for
 
@@ -82,7 +84,29 @@ def port_open(port):
 
 
 def test_no_lost_update_across_mounts_and_api(seeded, mounter, record, tmp_path, request):
-    db = seeded
+    _converge(seeded, mounter, record, tmp_path, request)
+
+
+def _other_host() -> list:
+    """The prefix that starts a daemon in a network namespace of its own, where the machine
+    allows it (it then reaches PostgreSQL by its Unix socket, as another host would by TCP)."""
+    ok = subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode == 0
+    return ["unshare", "--net"] if ok else []
+
+
+@pytest.mark.postgresql_only
+def test_no_lost_update_across_hosts_sharing_postgresql(seeded, mounter, record, tmp_path, request):
+    """The same contention with each mount daemon as a separate host: its own process and
+    caches, its own network namespace, one PostgreSQL between them (changes reach the others by
+    NOTIFY and the revision feed, preconditions are decided in the database)."""
+    prefix = _other_host()
+    mounts = _converge(seeded, mounter, record, tmp_path, request, prefix=prefix)
+    if prefix:
+        nets = {os.readlink(f"/proc/{mt.pid}/ns/net") for mt in mounts}
+        assert len(nets) == len(mounts) and os.readlink("/proc/self/ns/net") not in nets
+
+
+def _converge(db, mounter, record, tmp_path, request, prefix=()):
     with Memfs(db) as m:
         s = m.create_store("s")
         ids = {f: "mem_%d" % m.write(s, "/" + f, b"# shared\n").node.id for f in FILES}
@@ -93,7 +117,8 @@ def test_no_lost_update_across_mounts_and_api(seeded, mounter, record, tmp_path,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     request.addfinalizer(server.kill)
     assert wait_for(lambda: port_open(port), timeout=15), "memfs serve did not start"
-    mounts = [mounter("s=rw", agent=f"agent{i}", session=f"sess{i}", name=f"m{i}") for i in range(MOUNTS)]
+    mounts = [mounter("s=rw", agent=f"agent{i}", session=f"sess{i}", name=f"m{i}", prefix=prefix)
+              for i in range(MOUNTS)]
     procs = [subprocess.Popen(["bash", "-c", SHELL_AGENT, "agent", str(mt.path), f"sh{i}", str(CYCLES)],
                               stdout=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(tmp_path)})
              for i, mt in enumerate(mounts)]
@@ -140,3 +165,4 @@ def test_no_lost_update_across_mounts_and_api(seeded, mounter, record, tmp_path,
     assert missing == [], f"refused content not in .memfs/conflicts: {missing[:5]}"
     assert writes == len(acked), "a write landed that nobody acknowledged, or one was counted twice"
     assert len(api_writes) == API_WRITERS * CYCLES and all(r.api_key_id for r in api_writes)
+    return mounts

@@ -13,6 +13,7 @@ Connections come from a psycopg pool shared by every Memfs of the process that n
 URL; a Memfs takes one for the length of a transaction (or of a single statement)."""
 
 import functools
+import logging
 import os
 import re
 import threading
@@ -27,10 +28,16 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from .. import errors
 from .schema import id_tables, render
 
+log = logging.getLogger("memfs.db")
+# the pool logs every failed reconnection attempt, on several lines; memfs logs one line when the
+# database goes away and one when it is back (below)
+logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
+
 WRITE_LOCK = 0x6D656D6673  # "memfs": the one writer lock, held until commit
 MIGRATE_LOCK = 0x6D656D6674
 CHANNEL = "memfs_changes"
 CONNECT_TIMEOUT = 5  # seconds to reach the server before a call fails with Unavailable
+DOWN_TIMEOUT = 0.2  # while it is known to be down, calls fail this fast (the pool keeps reconnecting)
 
 
 class _BoolAsInt(Dumper):
@@ -110,6 +117,7 @@ def _configure(busy_ms: int):
     return configure
 
 
+_DOWN: dict = {}  # url -> when it was found unreachable
 _POOLS: dict = {}
 _POOLS_LOCK = threading.Lock()
 _MIGRATED: set = set()
@@ -187,14 +195,29 @@ class PostgresBackend:
 
     @contextmanager
     def _checkout(self):
+        since = _DOWN.get(self.url)
         try:
-            conn = self.pool.getconn()
+            conn = self.pool.getconn(timeout=DOWN_TIMEOUT if since else None)
         except (PoolTimeout, psycopg.Error) as e:
-            raise _translate(e) from None
+            err = _translate(e)
+            if since is None:
+                _DOWN[self.url] = time.time()
+                log.error("%s: writes fail (EIO on mounts, 503 from the API) until it is back", err)
+            raise err from None
+        if since is not None and _DOWN.pop(self.url, None) is not None:
+            log.warning("the PostgreSQL database is reachable again (after %.1f s)", time.time() - since)
         try:
             yield conn
         finally:
             self.pool.putconn(conn)  # a broken connection is discarded; the next call reconnects
+
+    def _drop_dead(self):
+        """One pooled connection was dead (the server restarted): so are its siblings. Test them
+        all now rather than fail once per connection."""
+        try:
+            self.pool.check()
+        except Exception:  # noqa: BLE001 - best effort; the retry reports what is wrong
+            pass
 
     def _migrate(self):
         with self._checkout() as c:
@@ -245,6 +268,7 @@ class PostgresBackend:
                 except psycopg.Error as e:
                     if attempt == 2 or not conn.closed:
                         raise _translate(e) from None
+                    self._drop_dead()
                     continue
                 yield conn
                 return
@@ -302,6 +326,7 @@ class PostgresBackend:
                     # fresh one, since a read is safe to repeat
                     if attempt == 2 or not conn.closed:
                         raise _translate(e) from None
+                    self._drop_dead()
                 except psycopg.Error as e:
                     raise _translate(e) from None
 

@@ -31,6 +31,7 @@ from .. import errors, paths
 from ..config import fmt_time
 from ..store import DIR, FILE, LEASE_SECONDS, SYMLINK, Memfs, Store, sha256
 from . import virtual
+from .lastknown import LastKnown
 from .scratch import is_scratch
 
 log = logging.getLogger("memfs.fuse")
@@ -135,6 +136,7 @@ class MemfsOps(pyfuse3.Operations):
         self._fh = 0
         self._ids: list[int] = []
         self._blobs: dict[str, bytes] = {}
+        self.known = LastKnown(m)  # read-only answers while the database is unreachable
         self.virt = virtual.VirtualTree(self)
         self.stats = {"commits": 0, "conflicts": 0}
         self.requests: dict[str, int] = {}  # FUSE requests by type, logged at unmount
@@ -154,7 +156,7 @@ class MemfsOps(pyfuse3.Operations):
 
     def _child(self, parent_id: int, name: str):
         """The stored child as the kernel sees it: none where it was renamed away (see hidden)."""
-        return None if (parent_id, name) in self.hidden else self.m.child(parent_id, name)
+        return None if (parent_id, name) in self.hidden else self.known.child(parent_id, name)
 
     def nid(self, ino: int) -> Optional[int]:
         if ino == ROOT:
@@ -188,7 +190,7 @@ class MemfsOps(pyfuse3.Operations):
         nid = self.nid(ino)
         if nid is None:
             fail(errno.ENOENT)
-        n = self.m.node(nid)
+        n = self.known.node(nid)
         if n is None or n.store_id not in self.scopes:
             fail(errno.ENOENT)
         return n
@@ -198,7 +200,7 @@ class MemfsOps(pyfuse3.Operations):
         The cache is dropped whenever a directory moves or goes (here or in another session)."""
         d = self._dirs.get(node_id)
         if d is None:
-            d = self.m.node(node_id)
+            d = self.known.node(node_id)
             if d is not None and d.kind == DIR:
                 self._dirs[node_id] = d
         return d
@@ -280,7 +282,7 @@ class MemfsOps(pyfuse3.Operations):
             return self._negative()
         if parent_ino == ROOT and self.single_root is None:
             s = self.by_slug.get(name)
-            return self._node_attr(self.m.node(s.root_node)) if s else self._negative()
+            return self._node_attr(self.known.node(s.root_node)) if s else self._negative()
         if parent_ino >= virtual.VBASE:
             return self.virt.lookup(parent_ino, name)
         pnid = self.nid(parent_ino)
@@ -291,7 +293,7 @@ class MemfsOps(pyfuse3.Operations):
         if n is not None:
             return self._node_attr(n)
         if name == virtual.DIRNAME:
-            p = self.m.node(pnid)
+            p = self.known.node(pnid)
             if p is not None and p.parent_id is None and p.store_id in self.scopes:
                 return self.virt.lookup_root(p.store_id)
         return self._negative()
@@ -311,7 +313,7 @@ class MemfsOps(pyfuse3.Operations):
         st = self.states.get(nid)
         if st is not None and (st.pending or st.unlinked):
             return self._state_attr(st, ino)
-        n = self.m.node(nid)
+        n = self.known.node(nid)
         if n is None or n.store_id not in self.scopes:
             fail(errno.ENOENT)
         return self._node_attr(n, ino)
@@ -397,14 +399,14 @@ class MemfsOps(pyfuse3.Operations):
     @handler
     async def opendir(self, ino, ctx):
         if ino == ROOT and self.single_root is None:
-            entries = [(s.slug, self._node_attr(self.m.node(s.root_node))) for s in self.by_slug.values()]
+            entries = [(s.slug, self._node_attr(self.known.node(s.root_node))) for s in self.by_slug.values()]
         elif ino >= virtual.VBASE:
             entries = self.virt.listdir(ino)
         else:
             d = self._node(ino)
             if d.kind != DIR:
                 fail(errno.ENOTDIR)
-            entries = [(n.name, self._node_attr(n)) for n in self.m.children(d.id) if (d.id, n.name) not in self.hidden]
+            entries = [(n.name, self._node_attr(n)) for n in self.known.children(d.id) if (d.id, n.name) not in self.hidden]
             entries += [(st.name, self._state_attr(st)) for (pid, _), st in self.pending.items() if pid == d.id]
             entries.sort(key=lambda e: e[0])
             here = self._node_attr(d, ino)
@@ -702,7 +704,7 @@ class MemfsOps(pyfuse3.Operations):
         st = h.st
         if st.data is not None:
             return bytes(st.data[off:off + size])
-        n = self.m.node(st.node_id)
+        n = self.known.node(st.node_id)
         if n is None:
             return b""
         data = self._blob(n.sha256)
@@ -801,7 +803,7 @@ class MemfsOps(pyfuse3.Operations):
         nid = self.nid(ino)
         st = self.states.get(nid)
         if key == "if-match":
-            n = self.m.node(nid)
+            n = self.known.node(nid)
             armed = n and self.armed.get((n.store_id, n.path))
             if not armed:
                 fail(pyfuse3.ENOATTR)
@@ -1110,7 +1112,7 @@ class MemfsOps(pyfuse3.Operations):
                 self.wake.set()
 
     async def _follow(self, interval: float):
-        version = None
+        version = failing = None
         while True:
             with trio.move_on_after(interval):
                 await self.wake.wait()
@@ -1134,8 +1136,13 @@ class MemfsOps(pyfuse3.Operations):
                         continue
                     if r.store_id in self.scopes:
                         await self._invalidate(r)
+                failing = None
+            except errors.Unavailable:
+                pass  # logged once by the backend; the next round retries
             except errors.MemfsError as e:
-                log.warning("following changes: %s (retrying)", e)
+                if str(e) != failing:  # once per kind of failure, not every round
+                    log.warning("following changes: %s (retrying)", e)
+                failing = str(e)
             except Exception:
                 log.exception("following changes failed (retrying)")
 
