@@ -498,13 +498,15 @@ def _follow(c, store, path, agent, session, ops, after, fmt):
               type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="Server log level.")
 @pass_m
 def serve(c, host, port, log_level):
-    """Serve Anthropic's memory stores API (the anthropic SDK works with base_url pointed here)."""
+    """Serve Anthropic's memory stores API (the anthropic SDK works with base_url pointed here) and
+    the web console at /."""
     from .http import check_bind, serve as run
 
     check_bind(c.m, host)
     keys = len(c.m.api_keys(include_revoked=False))
     click.echo(f"memfs API on http://{host}:{port} (database {c.db_path}; "
-               f"{f'{keys} API keys' if keys else 'no API keys: open to anyone on this machine'})", err=True)
+               f"{f'{keys} API keys' if keys else 'no API keys: open to anyone on this machine'}); "
+               f"console at http://{host}:{port}/", err=True)
     c.m.close()
     c._m = None
     run(c.db_path, host, port, log_level=log_level)

@@ -219,7 +219,7 @@ def test_unknown_ids(sdk, server, st, key, unchanged):
                 ms.memory_versions.list(sid, memory_id=bad)
             api_error(e, 400, "invalid_request_error")
     raw_error(server.raw("GET", "/v1/nothing", key=key), 404, "not_found_error")
-    raw_error(server.raw("GET", "/", key=key), 404, "not_found_error")
+    raw_error(server.raw("GET", "/v1", key=key), 404, "not_found_error")  # (/ is the web console)
     raw_error(server.raw("PUT", "/v1/memory_stores", key=key), 405, "invalid_request_error")
     raw_error(server.raw("DELETE", f"/v1/memory_stores/{sid}/memory_versions", key=key), 405,
               "invalid_request_error")

@@ -152,6 +152,9 @@ def test_authentication(server, world, db_path):
               401, "authentication_error")
     raw_error(server.raw("GET", path), 401, "authentication_error")
     raw_error(server.raw("GET", "/v1/memory_stores", headers={"x-api-key": "nope"}), 401, "authentication_error")
+    # a malformed Authorization header is refused even beside a good x-api-key
+    raw_error(server.raw("GET", path, headers={"x-api-key": world["keys"]["ro_a"], "Authorization": "Bearer"}),
+              401, "authentication_error")
 
 
 def test_revoked_key_stops_working_at_once(server, world, m):

@@ -29,6 +29,9 @@ from .. import errors
 from .schema import id_tables, render
 
 log = logging.getLogger("memfs.db")
+# where nobody configured logging (the CLI, which prints the error itself as its one line), this
+# stays quiet rather than falling back to stderr; daemons and servers log it
+log.addHandler(logging.NullHandler())
 # the pool logs every failed reconnection attempt, on several lines; memfs logs one line when the
 # database goes away and one when it is back (below)
 logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
@@ -93,7 +96,8 @@ def _sql(sql: str) -> tuple[str, bool]:
 
 
 def _translate(exc: BaseException) -> errors.MemfsError:
-    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    # one line: libpq's messages run over several ("connection failed: …\n\tIs the server …")
+    msg = " ".join(str(exc).split()) or type(exc).__name__
     if isinstance(exc, psycopg.errors.DiskFull):
         return errors.StorageFull(f"no space left for the database: {msg}")
     if isinstance(exc, (psycopg.errors.LockNotAvailable, psycopg.errors.SerializationFailure,
@@ -182,7 +186,6 @@ class PostgresBackend:
         except ValueError:
             raise errors.InvalidInput("MEMFS_BUSY_TIMEOUT must be a number of seconds") from None
         self.url = url
-        self.pool = _pool(url, int(busy * 1000))
         self._conn = None
         self._depth = 0
         self._writing = False
@@ -190,6 +193,7 @@ class PostgresBackend:
         if url not in _MIGRATED:
             self._migrate()
             _MIGRATED.add(url)
+        self.pool = _pool(url, int(busy * 1000))
 
     # ------------------------------------------------------------------ connections
 
@@ -220,7 +224,13 @@ class PostgresBackend:
             pass
 
     def _migrate(self):
-        with self._checkout() as c:
+        # the first connection of the process is made directly, so that a wrong URL, a missing
+        # database or a refused login is reported as the server said it, at once
+        try:
+            c = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+        except psycopg.Error as e:
+            raise _translate(e) from None
+        with c:
             try:
                 c.execute("BEGIN")
                 c.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))

@@ -41,6 +41,7 @@ TIMEOUT = 60.0            # entry/attr cache lifetime; the change feed invalidat
 SCRATCH_GRACE = 5.0       # a scratch file left alone this long is committed as an ordinary file
 XATTRS = ("sha256", "version", "author", "session", "mtime")
 MIXED = "mixed"  # a `seen` value matching no version: the kernel may have shown a blend of two
+PAGE = os.sysconf("SC_PAGE_SIZE")  # the unit of the kernel's page cache
 
 
 def handler(fn):
@@ -103,6 +104,7 @@ class Handle:
     append: bool
     writable: bool
     trunc: bool = False
+    read_sha: Optional[str] = None  # the version this handle has read, MIXED if more than one
 
 
 class MemfsOps(pyfuse3.Operations):
@@ -144,6 +146,7 @@ class MemfsOps(pyfuse3.Operations):
         self.invalidate_soon: set[int] = set()  # inodes whose kernel cache must go, outside a request
         self.wake = trio.Event()                # wakes the change follower early
         self.sizes: dict[int, int] = {}          # inode -> the size the kernel was last told
+        self.cached: dict[int, str] = {}         # inode -> the version whose pages the kernel may hold
 
     # ------------------------------------------------------------------ inode <-> node
 
@@ -302,6 +305,7 @@ class MemfsOps(pyfuse3.Operations):
         # the kernel dropped these inodes: what it was told about their size no longer matters
         for ino, _ in inode_list:
             self.sizes.pop(ino, None)
+            self.cached.pop(ino, None)
 
     @handler
     async def getattr(self, ino, ctx=None):
@@ -691,7 +695,9 @@ class MemfsOps(pyfuse3.Operations):
         self.states[st.node_id] = st
         st.opens += 1
         fh = self._next_fh()
-        self.handles[fh] = Handle(st, bool(flags & os.O_APPEND), writable, bool(flags & os.O_TRUNC))
+        # keep_cache: this handle may be served the kernel's pages of the version it holds
+        self.handles[fh] = Handle(st, bool(flags & os.O_APPEND), writable, bool(flags & os.O_TRUNC),
+                                  read_sha=self.cached.get(ino))
         return pyfuse3.FileInfo(fh=fh, keep_cache=True)
 
     @handler
@@ -713,11 +719,17 @@ class MemfsOps(pyfuse3.Operations):
         # only a read from the start, with that size right, shows one whole version. Otherwise
         # (another session's commit not yet invalidated here) the reader saw a blend: writes based
         # on it are refused until a clean read, and the kernel's copy is dropped now.
+        # A read from offset 0 may also be the kernel refilling its page cache in the middle of a
+        # reader's pass, after another session's commit invalidated it: so a handle that has
+        # already read one version (through us, or from the kernel's pages of it) and now gets
+        # another has read a blend, whatever the offset.
         ino = self.ino(n.id)
         key = (n.store_id, n.path)
-        if off == 0 and self.sizes.get(ino) == len(data):
+        self.cached[ino] = n.sha256
+        prior, h.read_sha = h.read_sha, n.sha256 if h.read_sha in (None, n.sha256) else MIXED
+        if prior in (None, n.sha256) and off == 0 and self.sizes.get(ino) == len(data):
             self.seen[key] = n.sha256
-        elif self.seen.get(key) != n.sha256:
+        elif prior not in (None, n.sha256) or self.seen.get(key) != n.sha256:
             self.seen[key] = MIXED
             self._invalidate_later(ino)
         return data[off:off + size]
@@ -955,6 +967,7 @@ class MemfsOps(pyfuse3.Operations):
     def _refuse(self, st, store, path, base, reason, incoming=None):
         """Refuse a write with ESTALE, keeping what was refused in the conflicts record."""
         content = bytes(st.data) if st is not None and st.data is not None and st.dirty else None
+        base = None if base == MIXED else base  # a blend of versions has no hash to name
         if incoming is not None:
             content = (content or b"") + bytes(incoming)
         # the kernel retries an open that failed with ESTALE once: record the refusal once
@@ -998,6 +1011,8 @@ class MemfsOps(pyfuse3.Operations):
                 expected = armed
                 if expected is None and key in self.seen:  # this session read a file of that name
                     expected = self.seen[key] if self.m.lookup(store, path) is not None else None
+                if expected == MIXED:
+                    raise errors.PreconditionFailed("this session read a blend of two versions")
                 # node_id: the inode this file was created with, unless the path is stored already
                 r = self.m.write(store, path, content, mode=st.mode, if_match=expected, node_id=st.node_id,
                                  mtime_ns=st.mtime_ns if st.mtime_set else None, lease_owner=self.owner)
@@ -1020,6 +1035,8 @@ class MemfsOps(pyfuse3.Operations):
                 content = None
             else:
                 expected = armed or (st.loaded_sha if not st.truncated else self.seen.get(key))
+                if expected == MIXED:
+                    raise errors.PreconditionFailed("this session read a blend of two versions")
                 r = self.m.write(store, path, content, if_match=expected, mode=st.mode,
                                  mtime_ns=st.mtime_ns if st.mtime_set else None, lease_owner=self.owner)
         except errors.PreconditionFailed:
@@ -1041,6 +1058,11 @@ class MemfsOps(pyfuse3.Operations):
             self.stats["commits"] += 1
         self.seen[key] = r.node.sha256
         self.sizes[self.ino(r.node.id)] = r.node.size  # the kernel saw these bytes written
+        # the kernel's pages hold what was just written where they were already filled by a read,
+        # or where a write covered whole pages; a partly written page is left for a read to fill
+        ino = self.ino(r.node.id)
+        if ino in self.cached or r.node.size >= PAGE:
+            self.cached[ino] = r.node.sha256
         st.lease_at = 0.0  # the commit released it
         st.dirty = st.written = st.mtime_set = st.stale_trunc = False
         st.truncated = False
@@ -1121,6 +1143,7 @@ class MemfsOps(pyfuse3.Operations):
                 self.sweep_scratch()
                 while self.invalidate_soon:
                     ino = self.invalidate_soon.pop()
+                    self.cached.pop(ino, None)  # see _invalidate
                     try:
                         await trio.to_thread.run_sync(pyfuse3.invalidate_inode, ino)
                     except OSError:
@@ -1166,6 +1189,11 @@ class MemfsOps(pyfuse3.Operations):
                 pyfuse3.invalidate_entry_async(parent, name.encode("utf-8"), ignore_enoent=True)
             except Exception:
                 log.debug("invalidate_entry failed", exc_info=True)
+        # Handles opened from now on start clean; those opened before may hold the old pages, and a
+        # different version read through them is a blend (see read). Forgotten before the kernel
+        # drops the pages, not after: requests keep arriving while it does, and a handle opened
+        # meanwhile that reads only the new version must not count as mixed.
+        self.cached.pop(self.ino(r.node_id), None)
         try:
             await trio.to_thread.run_sync(pyfuse3.invalidate_inode, self.ino(r.node_id))
         except OSError:

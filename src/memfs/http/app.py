@@ -33,7 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import errors, paths
 from ..store import ApiKey, Identity, Memfs, Store
-from . import dreams, events, ids, render, schemas
+from . import console, dreams, events, ids, render, schemas
 from . import replication
 
 log = logging.getLogger("memfs.http")
@@ -198,9 +198,13 @@ def ctx(request: Request) -> Ctx:
         with st.lock:
             st.connections.add(m)
     secret = request.headers.get("x-api-key")
-    if not secret:
-        scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
-        secret = token.strip() if scheme.lower() == "bearer" else None
+    auth = request.headers.get("authorization")
+    if auth is not None:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            # refused even beside a good x-api-key: a client sending this is misconfigured
+            raise errors.Unauthenticated("malformed Authorization header: expected 'Bearer <API key>'")
+        secret = secret or token.strip()
     key = m.authenticate(secret) if secret else None
     # optional attribution headers: which agent and session a pipeline acts for
     agent, session = _header_value(request, "x-memfs-agent"), _header_value(request, "x-memfs-session")
@@ -208,6 +212,10 @@ def ctx(request: Request) -> Ctx:
         return Ctx(m, key, Identity(agent=agent or key.name, session=session, actor="api", api_key_id=key.id),
                    st.write_lock)
     if st.open_without_keys and not m.has_api_keys():
+        # without keys only loopback clients are served; a page in a browser that rebinds its own
+        # host name to 127.0.0.1 still sends that name, and is refused
+        if (request.url.hostname or "").strip("[]") not in ("127.0.0.1", "localhost", "::1"):
+            raise errors.Unauthenticated("without API keys this server answers only requests to localhost")
         return Ctx(m, None, Identity(agent=agent or "anonymous", session=session, actor="api"), st.write_lock)
     raise errors.Unauthenticated("invalid API key" if secret else
                                  "an API key is required: send it as x-api-key or Authorization: Bearer")
@@ -346,6 +354,7 @@ def create_app(db_path: str, *, open_without_keys: bool = True) -> FastAPI:
     events.add_routes(app, ctx)
     replication.add_routes(app, ctx)  # memfs replicate --to http(s)://…
     dreams.add_routes(app, ctx)
+    console.add_routes(app, ctx)  # the web console at / and the JSON it reads (/v1/memfs/…)
     app.add_middleware(Guard)
     return app
 

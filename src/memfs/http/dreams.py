@@ -1,6 +1,7 @@
 """`/v1/dreams`: Anthropic's Dreams API over memfs's own dream engine (memfs/dream), plus memfs's
 extensions `GET /v1/dreams/{id}/diff` (the proposal as a unified diff, each hunk with its reasons
-and evidence) and `POST /v1/dreams/{id}/apply` (the no-clobber apply of `memfs dream apply`).
+and evidence), `POST /v1/dreams/{id}/apply` (the no-clobber apply of `memfs dream apply`), and
+`POST /v1/dreams/{id}/reject` and `/revert` (`memfs dream reject`, `memfs dream revert`).
 
 A dream is a dream job (`drm_…`), the same one `memfs dream ls/show/apply` see. Create records a
 pending job and returns at once; a worker thread, with its own connection (a `Memfs` is not
@@ -60,6 +61,11 @@ class DreamApply(BaseModel):
     model_config = ConfigDict(extra="forbid")
     paths: Optional[list[str]] = None
     merge: bool = False
+    dry_run: bool = False
+
+
+class DreamRevert(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     dry_run: bool = False
 
 
@@ -485,3 +491,34 @@ def add_routes(app: FastAPI, ctx) -> None:
                 "already": [o.path for o in rep.outcomes if o.status == "already"],
                 "conflicts": [o.to_dict() for o in rep.conflicts],
                 "dream": dream(c.m, j)}
+
+    @app.post(D + "/{dream_id}/reject", response_model=None, tags=tags)
+    def dream_reject(request: Request, dream_id: str):
+        """memfs's extension: mark a proposal rejected (`memfs dream reject`); it can no longer be
+        applied. An applied dream is reverted instead."""
+        c = ctx(request)
+        j, _ = visible(c, dream_id, write=True)
+        if j.review in ("applied", "partially_applied"):
+            raise _conflict(f"dream {j.id} was applied: revert it instead")
+        with c.writing:
+            j = dreamjobs.reject_job(c.m, j.id)
+        return dream(c.m, j)
+
+    @app.post(D + "/{dream_id}/revert", response_model=None, tags=tags)
+    def dream_revert(request: Request, dream_id: str, body: Optional[DreamRevert] = None):
+        """memfs's extension: undo what a dream applied, as new revisions (`memfs dream revert`);
+        a file changed since is left alone and reported under `conflicts`."""
+        c = ctx(request)
+        j, s = visible(c, dream_id, write=True)
+        body = body or DreamRevert()
+        if not (j.applied or {}).get("files"):
+            raise _conflict(f"dream {j.id} has nothing applied to revert")
+        if s.archived:
+            raise errors.ReadOnly(f"memory store {s.uid} is archived")
+        with c.writing:
+            rep = dreamjobs.revert_job(c.m, j.id, dry_run=body.dry_run)
+        return {"type": "dream_revert_result", "dream_id": j.id, "memory_store_id": s.uid, "dry_run": body.dry_run,
+                "outcomes": [o.to_dict() for o in rep.outcomes],
+                "reverted": [o.path for o in rep.outcomes if o.status == "applied"],
+                "conflicts": [o.to_dict() for o in rep.conflicts],
+                "dream": dream(c.m, c.m.dream_job(j.id))}
