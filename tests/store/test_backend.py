@@ -9,6 +9,7 @@ from memfs.backends.schema import MIGRATIONS
 from storehelpers import raw
 
 
+@pytest.mark.sqlite_only
 def test_wal_mode_and_recorded_migrations(m, db_path):
     c = raw(db_path)
     assert c.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

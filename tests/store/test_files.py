@@ -6,7 +6,6 @@ import pytest
 from memfs import Identity, Memfs, errors
 from memfs.store import sha256
 
-from storehelpers import raw
 
 
 # ---------------------------------------------------------------- write, create, no-op
@@ -391,11 +390,9 @@ def test_blobs_stored_once_per_hash(m, db_path):
     m.write(s2, "/c", body)
     m.write(s1, "/a", b"other")
     m.write(s1, "/a", body)  # back to the first content: a new revision, the same blob
-    c = raw(db_path)
-    n = c.execute("SELECT COUNT(*) FROM blobs WHERE sha256 = ?", (sha256(body),)).fetchone()[0]
-    refs = c.execute("SELECT COUNT(*) FROM revisions WHERE sha256 = ?", (sha256(body),)).fetchone()[0]
-    total = c.execute("SELECT COUNT(*) FROM blobs").fetchone()[0]
-    c.close()
+    n = m.db.one("SELECT COUNT(*) FROM blobs WHERE sha256 = ?", (sha256(body),))[0]
+    refs = m.db.one("SELECT COUNT(*) FROM revisions WHERE sha256 = ?", (sha256(body),))[0]
+    total = m.db.one("SELECT COUNT(*) FROM blobs")[0]
     assert n == 1 and refs == 4 and total == 2
 
 
@@ -405,9 +402,7 @@ def test_binary_content_allowed_and_flagged(m, store, db_path):
     assert m.read(store, "/img.bin") == blob
     m.write(store, "/text.md", "plain ünïcode\n".encode())
     m.write(store, "/nul", b"abc\0def")
-    c = raw(db_path)
-    flags = dict(c.execute("SELECT sha256, is_binary FROM blobs").fetchall())
-    c.close()
+    flags = {r[0]: r[1] for r in m.db.all("SELECT sha256, is_binary FROM blobs")}
     assert flags[r.node.sha256] == 1
     assert flags[sha256("plain ünïcode\n".encode())] == 0
     assert flags[sha256(b"abc\0def")] == 1

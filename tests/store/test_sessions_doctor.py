@@ -9,7 +9,6 @@ import pytest
 from memfs import Identity, Memfs, errors
 from memfs.store import sha256
 
-from storehelpers import raw
 
 
 # ---------------------------------------------------------------- sessions
@@ -115,10 +114,8 @@ def test_doctor_clean(m):
 def test_doctor_finds_corrupt_blob(m, db_path):
     s = _populate(m)
     target = m.lookup(s, "/bb/c").sha256
-    c = raw(db_path)
-    with c:
-        c.execute("UPDATE blobs SET content = ? WHERE sha256 = ?", (b"gammA\n", target))  # same size, other bytes
-    c.close()
+    with m.db.write() as tx:  # damage, underneath the store API
+        tx.run("UPDATE blobs SET content = ? WHERE sha256 = ?", (b"gammA\n", target))  # same size, other bytes
     rep = m.doctor()
     assert not rep.ok
     corrupt = [p for p in rep.problems if p["type"] == "corrupt_blob"]
@@ -131,10 +128,8 @@ def test_doctor_finds_corrupt_blob(m, db_path):
 def test_doctor_finds_missing_blob(m, db_path):
     s = _populate(m)
     w = m.write(s, "/lonely", b"only here\n")
-    c = raw(db_path)
-    with c:
-        c.execute("DELETE FROM blobs WHERE sha256 = ?", (w.node.sha256,))
-    c.close()
+    with m.db.write() as tx:
+        tx.run("DELETE FROM blobs WHERE sha256 = ?", (w.node.sha256,))
     rep = m.doctor(read_data=False)
     missing = [p for p in rep.problems if p["type"] == "missing_blob"]
     assert missing and {p["sha256"] for p in missing} == {w.node.sha256}
@@ -146,10 +141,8 @@ def test_doctor_finds_missing_blob(m, db_path):
 def test_doctor_finds_bad_head(m, db_path):
     s = _populate(m)
     n = m.lookup(s, "/bb/c")
-    c = raw(db_path)
-    with c:
-        c.execute("UPDATE nodes SET head_rev = ? WHERE id = ?", (m.head() + 999, n.id))
-    c.close()
+    with m.db.write() as tx:
+        tx.run("UPDATE nodes SET head_rev = ? WHERE id = ?", (m.head() + 999, n.id))
     assert {p["type"] for p in m.doctor().problems} == {"bad_head"}
 
 

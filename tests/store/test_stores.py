@@ -5,7 +5,6 @@ import pytest
 from memfs import Memfs, errors
 from memfs.store import DEFAULT_MAX_CONTENT
 
-from storehelpers import raw
 
 
 def test_create_store_has_uid_root_and_defaults(m, db_path):
@@ -232,11 +231,9 @@ def test_delete_store_removes_history_and_orphan_blobs(m, db_path):
     assert all(r.store_id != gone.id for r in m.changes(0))
 
     from memfs.store import sha256
-    c = raw(db_path)
-    blobs = {r[0] for r in c.execute("SELECT sha256 FROM blobs")}
-    nodes = c.execute("SELECT COUNT(*) FROM nodes WHERE store_id = ?", (gone.id,)).fetchone()[0]
-    conflicts = c.execute("SELECT COUNT(*) FROM conflicts WHERE store_id = ?", (gone.id,)).fetchone()[0]
-    c.close()
+    blobs = {r[0] for r in m.db.all("SELECT sha256 FROM blobs")}
+    nodes = m.db.one("SELECT COUNT(*) FROM nodes WHERE store_id = ?", (gone.id,))[0]
+    conflicts = m.db.one("SELECT COUNT(*) FROM conflicts WHERE store_id = ?", (gone.id,))[0]
     assert sha256(b"shared content\n") in blobs            # still used by "keep"
     assert sha256(b"only in gone v1\n") not in blobs       # orphans are removed
     assert sha256(b"only in gone v2\n") not in blobs
