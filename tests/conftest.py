@@ -24,8 +24,10 @@ def _user_dir(tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
 
 
-# The store and mount suites run against both backends; the rest against SQLite only.
-BOTH_BACKENDS = ("store", "fuse")
+# The store, mount, hook, dream and HTTP suites run against both backends; the rest against SQLite
+# only (transcript readers, replication files, the CLI, the console, the torture suite but its
+# multi-host test).
+BOTH_BACKENDS = ("store", "fuse", "hooks", "dream", "http")
 
 
 def pytest_generate_tests(metafunc):

@@ -26,6 +26,7 @@ def stores(ok):
 
 
 
+@pytest.mark.sqlite_only  # reads the database file's bytes
 def test_keys_create_list_revoke(ok, fails, stores, db_path):
     r = ok("keys", "create", "--store", "team-sre=ro", "--store", "other=rw", "--name", "ci")
     secret = r.stdout.strip()

@@ -50,6 +50,7 @@ def leaky(m, store):
     return {"w1": w1, "w2": w2}
 
 
+@pytest.mark.sqlite_only  # reads the database file's bytes
 def test_pattern_redaction_leaves_no_copy_in_the_database_file(m, store, leaky, db_path, memfs_cli):
     assert SECRET.encode() in raw_bytes(db_path)  # the check below can fail
     revs_before = m.db.all("SELECT id, op, path FROM revisions ORDER BY id")
@@ -81,6 +82,7 @@ def test_dry_run_changes_nothing(m, store, leaky, memfs_cli, db_path):
     assert (m.db.all("SELECT id, sha256, redacted_at FROM revisions"), m.db.all("SELECT sha256 FROM blobs")) == before
 
 
+@pytest.mark.sqlite_only  # reads the database file's bytes
 def test_the_version_a_live_file_shows_is_not_redacted(m, store, db_path, memfs_cli):
     old = m.write(store, "/a.md", f"v1 {SECRET}".encode()).revision
     cur = m.write(store, "/a.md", f"v2 {SECRET}".encode()).revision
