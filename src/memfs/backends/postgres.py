@@ -131,7 +131,10 @@ def _pool(url: str, busy_ms: int) -> ConnectionPool:
     with _POOLS_LOCK:
         pool = _POOLS.get((url, busy_ms))
         if pool is None or pool.closed:
-            size = int(os.environ.get("MEMFS_PG_POOL", "16"))
+            try:
+                size = int(os.environ.get("MEMFS_PG_POOL", "16"))
+            except ValueError:
+                raise errors.InvalidInput("MEMFS_PG_POOL must be a number of connections") from None
             pool = ConnectionPool(
                 url, min_size=1, max_size=max(size, 1), open=True, name="memfs", timeout=CONNECT_TIMEOUT,
                 kwargs={"autocommit": True, "row_factory": _rows, "connect_timeout": CONNECT_TIMEOUT},
