@@ -420,6 +420,9 @@ class Memfs:
     def __init__(self, db: str, *, identity: Optional[Identity] = None, **backend_options):
         self.db = open_backend(str(db), **backend_options)
         self.identity = identity or default_identity()
+        # stores whose last write transaction found no write hook: their next write skips the
+        # hook query before the transaction (the transaction checks again, see write)
+        self._hookless: set[int] = set()
 
     def close(self):
         self.db.close()
@@ -710,7 +713,8 @@ class Memfs:
             raise errors.IsADirectory("the store root is a directory")
         digest = sha256(content)
         ident = identity or self.identity
-        hs, given, unhooked = (self._write_hooks(store) if hooks else None), digest, False
+        skipped = hooks and store.id in self._hookless  # no hooks last time: checked in the transaction
+        hs, given, unhooked = (self._write_hooks(store) if hooks and not skipped else None), digest, False
         if hs:
             cur = self.db.one("SELECT kind, sha256, mode FROM nodes WHERE store_id = ? AND path = ?", (store.id, path))
             unhooked = (cur is not None and cur["kind"] == FILE and cur["sha256"] == digest
@@ -720,13 +724,32 @@ class Memfs:
                                                    content, ident, message)
                 digest = sha256(content)
         with self.db.write() as tx:
-            store = self._writable(tx, store)
+            # the store's state, whether it has write hooks now, and (for a reserved node id)
+            # whether that id may be claimed, in one statement: this is the hot path
+            r = tx.one("SELECT name, max_content_bytes, archived_at,"
+                       " EXISTS (SELECT 1 FROM hooks WHERE store_id = ? AND event = 'write') AS hooked,"
+                       " EXISTS (SELECT 1 FROM nodes WHERE id = ?) AS node_taken,"
+                       " (SELECT value FROM counters WHERE name = 'node') AS node_top"
+                       " FROM stores WHERE id = ?", (store.id, node_id, store.id))
+            store = self._writable_row(store, r)
+            if hooks:
+                if r["hooked"] and not hs:  # hooks added since they were looked up (or skipped)
+                    self._hookless.discard(store.id)
+                    raise _Rehook()
+                if not r["hooked"]:
+                    self._hookless.add(store.id)
             if len(content) > store.max_content_bytes:
                 raise errors.ContentTooLarge(
                     f"content is {len(content)} bytes; store {store.name!r} allows at most {store.max_content_bytes}",
                     limit=store.max_content_bytes,
                 )
-            cur = tx.one("SELECT * FROM nodes WHERE store_id = ? AND path = ?", (store.id, path))
+            ppath = paths.split(path)[0]
+            cur = prow = None
+            for row in tx.all("SELECT * FROM nodes WHERE store_id = ? AND path IN (?, ?)", (store.id, path, ppath)):
+                if row["path"] == path:
+                    cur = row
+                else:
+                    prow = row
             if cur is not None and cur["kind"] == DIR:
                 raise errors.IsADirectory(f"{store.name}:{path} is a directory")
             if cur is not None:
@@ -750,21 +773,36 @@ class Memfs:
             ns = _now_ns()
             mtime = mtime_ns if mtime_ns is not None else ns
             if cur is None:
-                op, parent, name, base = "create", self._parent_for(tx, store, path, parents, ident, now), paths.split(path)[1], None
+                op, name, base = "create", paths.split(path)[1], None
+                if prow is not None and prow["kind"] == DIR:
+                    parent = prow["id"]
+                elif prow is not None:
+                    raise errors.NotADirectory(f"{store.name}:{ppath} is not a directory")
+                else:
+                    parent = self._parent_for(tx, store, path, parents, ident, now)
                 m = 0o644 if mode is None else (mode & 0o7777)
-                nid = tx.run(
-                    "INSERT INTO nodes (id, store_id, kind, parent_id, name, path, sha256, size, mode, mtime_ns, ctime_ns, created_at)"
-                    " VALUES (?, ?, 'file', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (self._claim_node(tx, node_id), store.id, parent, name, path, digest, len(content), m, mtime, ns, now),
+                if node_id is None:
+                    nid = self._alloc_node(tx)
+                elif r["node_taken"] or node_id > r["node_top"]:
+                    raise errors.InvalidInput(f"node id {node_id} is taken or was never reserved")
+                else:
+                    nid = node_id
+                # the revision first, so that the node is inserted whole (no UPDATE after it)
+                rev = self._append(tx, store.id, nid, op, FILE, parent, name, path, None, digest, cur_sha, len(content),
+                                   m, base, ident, message, now)
+                tx.run(
+                    "INSERT INTO nodes (id, store_id, kind, parent_id, name, path, sha256, size, mode, mtime_ns, ctime_ns,"
+                    " head_rev, created_at) VALUES (?, ?, 'file', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (nid, store.id, parent, name, path, digest, len(content), m, mtime, ns, rev, now),
                 )
             else:
                 op, nid, parent, name, base = "write", cur["id"], cur["parent_id"], cur["name"], cur["head_rev"]
                 m = cur["mode"] if mode is None else (mode & 0o7777)
-            rev = self._append(tx, store.id, nid, op, FILE, parent, name, path, None, digest, cur_sha, len(content), m,
-                               base, ident, message, now)
-            tx.run("UPDATE nodes SET sha256 = ?, size = ?, mode = ?, mtime_ns = ?, ctime_ns = ?, head_rev = ?,"
-                   " lease_owner = NULL, lease_until = NULL WHERE id = ?",
-                   (digest, len(content), m, mtime, ns, rev, nid))
+                rev = self._append(tx, store.id, nid, op, FILE, parent, name, path, None, digest, cur_sha, len(content),
+                                   m, base, ident, message, now)
+                tx.run("UPDATE nodes SET sha256 = ?, size = ?, mode = ?, mtime_ns = ?, ctime_ns = ?, head_rev = ?,"
+                       " lease_owner = NULL, lease_until = NULL WHERE id = ?",
+                       (digest, len(content), m, mtime, ns, rev, nid))
             # built from what was just written rather than read back: this is the hot path
             return WriteResult(
                 Node(nid, store.id, FILE, parent, name, path, digest, len(content), m, mtime, ns, rev),
@@ -2139,6 +2177,11 @@ class Memfs:
     def _writable(self, tx, store: Store) -> Store:
         """The store as it is now (another process may have archived it or changed its limit)."""
         r = tx.one("SELECT name, max_content_bytes, archived_at FROM stores WHERE id = ?", (store.id,))
+        return self._writable_row(store, r)
+
+    @staticmethod
+    def _writable_row(store: Store, r) -> Store:
+        """`_writable` from the store's row (name, max_content_bytes, archived_at), read in the transaction."""
         if r is None:
             raise errors.StoreNotFound(f"no such store: {store.name!r}")
         if r["archived_at"] is not None:

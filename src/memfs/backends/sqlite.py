@@ -102,7 +102,17 @@ class SQLiteBackend:
                 path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
             self.conn.row_factory = sqlite3.Row
-            self.conn.execute("PRAGMA journal_mode=WAL")
+            # switching a fresh file to WAL can answer "locked" at once, without the busy handler,
+            # while another process does the same: wait for it as for any other lock
+            deadline = time.monotonic() + busy_timeout
+            while True:
+                try:
+                    self.conn.execute("PRAGMA journal_mode=WAL")
+                    break
+                except sqlite3.OperationalError as e:
+                    if "locked" not in str(e) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.01)
             self.conn.execute(f"PRAGMA synchronous={synchronous}")
             self.conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             self.conn.execute("PRAGMA foreign_keys=OFF")

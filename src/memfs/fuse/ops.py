@@ -317,7 +317,9 @@ class MemfsOps(pyfuse3.Operations):
         st = self.states.get(nid)
         if st is not None and (st.pending or st.unlinked):
             return self._state_attr(st, ino)
-        n = self.known.node(nid)
+        # a directory from the cache creates use: the kernel asks for it again after every
+        # create in it (default_permissions); see _dir for when the cache is dropped
+        n = self._dirs.get(nid) or self.known.node(nid)
         if n is None or n.store_id not in self.scopes:
             fail(errno.ENOENT)
         return self._node_attr(n, ino)
@@ -327,6 +329,7 @@ class MemfsOps(pyfuse3.Operations):
         if ino >= virtual.VBASE or (ino == ROOT and self.single_root is None):
             fail(errno.EROFS)
         nid = self.nid(ino)
+        self._dirs.pop(nid, None)  # a directory's mode or mtime may change: read it again
         st = self.states.get(nid)
         store_id = st.store.id if st is not None else self._node(ino).store_id
         store = self._writable(store_id)
@@ -1152,6 +1155,7 @@ class MemfsOps(pyfuse3.Operations):
                 if v == version:
                     continue
                 version = v
+                self._dirs.clear()  # another connection wrote: a directory's mtime may have changed too
                 for r in self.m.changes(after=self.cursor, limit=100000):
                     self.cursor = r.id
                     if r.id in self.own_revs:
