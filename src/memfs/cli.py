@@ -437,7 +437,7 @@ def umount(c, mountpoint):
     """Commit everything open and unmount."""
     from .fuse import daemon
 
-    click.echo(daemon.stop(c.m, mountpoint))
+    click.echo(daemon.stop(lambda: c.m, mountpoint))
 
 
 @cli.command()

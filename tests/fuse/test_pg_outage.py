@@ -2,13 +2,14 @@
 EIO and one clear log line, what the mount has read stays readable, nothing half-written lands,
 and the mount recovers by itself."""
 
+import os
 import subprocess
 import time
 
 import pytest
 
 from memfs import Memfs
-from mounting import wait_for
+from mounting import memfs, mounted, wait_for
 
 pytestmark = pytest.mark.postgresql_only
 
@@ -21,6 +22,7 @@ def test_database_outage_fails_writes_serves_reads_and_recovers(seeded, mounter,
     mounter.allow_errors = True  # the outage is logged as an error, once
     mount = mounter("team-sre=rw", agent="a1")
     mt = mount.path
+    other = mounter("team-sre=ro", agent="a2")
     (mt / "notes").mkdir()
     (mt / "notes" / "a.md").write_text("before\n")
     assert (mt / "notes" / "a.md").read_text() == "before\n"
@@ -42,6 +44,10 @@ def test_database_outage_fails_writes_serves_reads_and_recovers(seeded, mounter,
         t1 = time.monotonic()
         assert _try(f"echo again >> {mt}/notes/a.md").returncode == 1
         assert time.monotonic() - t1 < 2  # known to be down: fails fast
+        # and a mount can still be taken down (its daemon is found without the database)
+        u = memfs(seeded, "umount", str(other.path), check=False)
+        assert u.returncode == 0 and "unmounted" in u.stdout, u.stderr
+        assert os.path.realpath(other.path) not in mounted()
     finally:
         pg_server.restart()
 

@@ -13,7 +13,8 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Optional
+from types import SimpleNamespace
+from typing import Callable, Optional
 
 from .. import errors
 from ..proc import pid_alive
@@ -185,10 +186,30 @@ def spawn(db: str, mountpoint: str, specs: list[tuple[str, str]], *, agent, sess
     raise errors.MemfsError(f"the mount daemon exited with status {proc.returncode}; see {log_path}")
 
 
-def stop(m: Memfs, mountpoint: str, timeout: float = 30.0) -> str:
-    """Ask the daemon to commit everything open and unmount; fall back to fusermount3."""
+def _daemon_pids(mp: str) -> list[int]:
+    """The background daemons serving `mp`, found by their command line (no database needed)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        try:
+            args = open(f"/proc/{d}/cmdline", "rb").read().split(b"\0") if d.isdigit() else []
+        except OSError:
+            continue
+        if b"memfs.fuse.daemon" in args and b"--mountpoint" in args:
+            i = args.index(b"--mountpoint") + 1
+            if i < len(args) and os.path.realpath(os.fsdecode(args[i])) == mp:
+                pids.append(int(d))
+    return pids
+
+
+def stop(open_m: Callable[[], Memfs], mountpoint: str, timeout: float = 30.0) -> str:
+    """Ask the daemon to commit everything open and unmount; fall back to fusermount3. Works
+    while the database is unreachable too (the daemon is then found by its command line)."""
     mp = os.path.realpath(mountpoint)
-    live = [s for s in m.sessions(active=True) if s.mountpoint == mp and s.kind == "mount"]
+    try:
+        m = open_m()
+        live = [s for s in m.sessions(active=True) if s.mountpoint == mp and s.kind == "mount"]
+    except errors.Unavailable:
+        m, live = None, [SimpleNamespace(pid=pid, id=None) for pid in _daemon_pids(mp)]
     for s in live:
         if pid_alive(s.pid):
             os.kill(s.pid, signal.SIGTERM)
@@ -197,7 +218,7 @@ def stop(m: Memfs, mountpoint: str, timeout: float = 30.0) -> str:
                 time.sleep(0.02)
             if not is_mounted(mp):
                 return f"unmounted {mp}"
-        else:
+        elif m is not None:
             m.close_session(s.id)
     if is_mounted(mp):
         p = subprocess.run(["fusermount3", "-u", mp], capture_output=True, text=True)
