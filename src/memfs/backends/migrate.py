@@ -43,14 +43,19 @@ def _exists(db, table: str) -> bool:
         return False
 
 
-def _digest(rows) -> str:
-    h = hashlib.sha256()
-    for row in rows:
-        for v in row:
-            h.update(repr(bytes(v) if isinstance(v, memoryview) else v).encode())
-            h.update(b"\x1f")
-        h.update(b"\x1e")
-    return h.hexdigest()
+def _table_digest(db, table: str) -> tuple[int, str]:
+    """Rows and a digest of every value, in key order, read in batches (blobs can be large)."""
+    h, n = hashlib.sha256(), 0
+    with db.read() as tx:
+        cur = tx.iter(f"SELECT * FROM {table} ORDER BY 1")
+        while batch := cur.fetchmany(BATCH):
+            for row in batch:
+                for v in row:
+                    h.update(repr(bytes(v) if isinstance(v, memoryview) else v).encode())
+                    h.update(b"\x1f")
+                h.update(b"\x1e")
+            n += len(batch)
+    return n, h.hexdigest()
 
 
 def migrate(src_url: str, dst_url: str, progress=None) -> MigrateReport:
@@ -86,11 +91,10 @@ def migrate(src_url: str, dst_url: str, progress=None) -> MigrateReport:
                 if progress:
                     progress(t, n)
         for t in names:
-            a = src.all(f"SELECT * FROM {t} ORDER BY 1")
-            b = dst.all(f"SELECT * FROM {t} ORDER BY 1")
-            if len(a) != len(b) or _digest(a) != _digest(b):
+            (na, a), (nb, b) = (_table_digest(db, t) for db in (src, dst))
+            if na != nb or a != b:
                 raise errors.MemfsError(f"verification failed: table {t} differs after the copy"
-                                        f" ({len(a)} rows in the source, {len(b)} in the target)")
+                                        f" ({na} rows in the source, {nb} in the target)")
         rep.verified = True
     finally:
         src.close()

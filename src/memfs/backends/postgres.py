@@ -13,6 +13,7 @@ Connections come from a psycopg pool shared by every Memfs of the process that n
 URL; a Memfs takes one for the length of a transaction (or of a single statement)."""
 
 import functools
+import itertools
 import logging
 import os
 import re
@@ -121,6 +122,7 @@ def _configure(busy_ms: int):
     return configure
 
 
+_cursor_ids = itertools.count(1)
 _DOWN: dict = {}  # url -> when it was found unreachable
 _POOLS: dict = {}
 _POOLS_LOCK = threading.Lock()
@@ -164,7 +166,11 @@ class _Tx:
         return self.c.execute(_sql(sql)[0], params).fetchall()
 
     def iter(self, sql, params=()):
-        return self.c.execute(_sql(sql)[0], params)
+        # a server-side cursor: rows arrive in batches (a migration or a grep over every version
+        # must not hold all content in memory); it lives until the transaction ends
+        cur = self.c.cursor(name=f"memfs_iter_{next(_cursor_ids)}")
+        cur.execute(_sql(sql)[0], params)
+        return cur
 
     def scalar(self, sql, params=()):
         row = self.c.execute(_sql(sql)[0], params).fetchone()
