@@ -728,8 +728,8 @@ class Memfs:
             # whether that id may be claimed, in one statement: this is the hot path
             r = tx.one("SELECT name, max_content_bytes, archived_at,"
                        " EXISTS (SELECT 1 FROM hooks WHERE store_id = ? AND event = 'write') AS hooked,"
-                       " EXISTS (SELECT 1 FROM nodes WHERE id = ?) AS node_taken,"
-                       " (SELECT value FROM counters WHERE name = 'node') AS node_top"
+                       " EXISTS (SELECT 1 FROM nodes WHERE id = ?) AS taken,"
+                       " (SELECT value FROM counters WHERE name = 'node') AS top"
                        " FROM stores WHERE id = ?", (store.id, node_id, store.id))
             store = self._writable_row(store, r)
             if hooks:
@@ -781,12 +781,7 @@ class Memfs:
                 else:
                     parent = self._parent_for(tx, store, path, parents, ident, now)
                 m = 0o644 if mode is None else (mode & 0o7777)
-                if node_id is None:
-                    nid = self._alloc_node(tx)
-                elif r["node_taken"] or node_id > r["node_top"]:
-                    raise errors.InvalidInput(f"node id {node_id} is taken or was never reserved")
-                else:
-                    nid = node_id
+                nid = self._claim_node(tx, node_id, r)
                 # the revision first, so that the node is inserted whole (no UPDATE after it)
                 rev = self._append(tx, store.id, nid, op, FILE, parent, name, path, None, digest, cur_sha, len(content),
                                    m, base, ident, message, now)
@@ -2287,11 +2282,13 @@ class Memfs:
         """Node ids come from one counter (not AUTOINCREMENT) so that ids can be reserved ahead."""
         return tx.scalar("UPDATE counters SET value = value + ? WHERE name = 'node' RETURNING value", (n,)) - n + 1
 
-    def _claim_node(self, tx, node_id):
+    def _claim_node(self, tx, node_id, known=None):
+        """A new node's id: a fresh one, or `node_id` if it was reserved and is still free.
+        `known`: a row with `taken` and `top` the caller already read for it (write's hot path)."""
         if node_id is None:
             return self._alloc_node(tx)
-        r = tx.one("SELECT EXISTS (SELECT 1 FROM nodes WHERE id = ?) AS taken,"
-                   " (SELECT value FROM counters WHERE name = 'node') AS top", (node_id,))
+        r = known or tx.one("SELECT EXISTS (SELECT 1 FROM nodes WHERE id = ?) AS taken,"
+                            " (SELECT value FROM counters WHERE name = 'node') AS top", (node_id,))
         if r["taken"] or node_id > r["top"]:
             raise errors.InvalidInput(f"node id {node_id} is taken or was never reserved")
         return node_id

@@ -111,6 +111,17 @@ def _translate(exc: BaseException) -> errors.MemfsError:
     return errors.MemfsError(f"database error: {msg}")
 
 
+def _abort(conn, exc: BaseException):
+    """Roll back what `exc` interrupted and raise it: a database error as the store API's error."""
+    try:
+        conn.execute("ROLLBACK")
+    except psycopg.Error:
+        pass
+    if isinstance(exc, psycopg.Error):
+        raise _translate(exc) from None
+    raise exc
+
+
 def _configure(busy_ms: int):
     def configure(conn):
         conn.adapters.register_dumper(bool, _BoolAsInt)
@@ -259,13 +270,7 @@ class PostgresBackend:
                     c.execute("INSERT INTO _memfs_migrations VALUES (%s, %s)", (name, time.time()))
                 c.execute("COMMIT")
             except BaseException as e:
-                try:
-                    c.execute("ROLLBACK")
-                except psycopg.Error:
-                    pass
-                if isinstance(e, psycopg.Error):
-                    raise _translate(e) from None
-                raise
+                _abort(c, e)
 
     def migrations(self) -> list[str]:
         return [r[0] for r in self.all("SELECT name FROM _memfs_migrations ORDER BY name")]
@@ -300,13 +305,7 @@ class PostgresBackend:
                 yield _Tx(conn)
                 conn.execute(end)
             except BaseException as e:
-                try:
-                    conn.execute("ROLLBACK")
-                except psycopg.Error:
-                    pass
-                if isinstance(e, psycopg.Error):
-                    raise _translate(e) from None
-                raise
+                _abort(conn, e)
             finally:
                 self._conn, self._depth, self._writing = None, 0, False
 
