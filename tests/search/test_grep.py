@@ -177,7 +177,7 @@ def test_the_index_is_what_narrows(m, store):
 
 
 def test_catch_up_in_batches(m, store, monkeypatch):
-    import memfs.store as S
+    import memfs.store.search as S
 
     monkeypatch.setattr(S, "SEARCH_BATCH", 7)
     for i in range(30):

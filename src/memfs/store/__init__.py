@@ -1,0 +1,57 @@
+"""The store API: the only door to memfs's tables.
+
+Every front end (mount, CLI, HTTP, dream) reads and writes through `Memfs`. It alone checks
+names, limits, scopes and preconditions, and it alone appends revisions. Invariants:
+
+- A blob is written once, keyed by the SHA-256 of its bytes, and never changed.
+- Revisions are only appended; their ids are global and increase in commit order (writers are
+  serialised), so `changes(after=cursor)` is a complete change feed.
+- Blob, revision and node head are written in one transaction: a crash leaves either all three
+  or none.
+- A node (file, directory, symlink) keeps its id across renames; its id is its inode number.
+
+Where things live: `memfs.py` composes `Memfs` from one mixin per concern (`stores.py`,
+`tree.py`, `writes.py`, `history.py`, ...); `records.py` holds the dataclasses and constants.
+"""
+
+from .memfs import Memfs
+from .records import (
+    ACTORS,
+    DEFAULT_MAX_CONTENT,
+    DIR,
+    DREAM_REVIEWS,
+    DREAM_STATUSES,
+    FILE,
+    GONE_OPS,
+    LEASE_SECONDS,
+    SYMLINK,
+    VERSION_OPS,
+    ApiKey,
+    Conflict,
+    DoctorReport,
+    DreamJob,
+    Entry,
+    FileInfo,
+    GrepMatch,
+    Hook,
+    Identity,
+    Node,
+    RedactReport,
+    Revision,
+    Session,
+    Store,
+    TranscriptInfo,
+    WriteResult,
+    check_hash,
+    default_identity,
+    is_binary,
+    sha256,
+)
+from .search import SEARCH_BATCH
+
+__all__ = [
+    "ACTORS", "DEFAULT_MAX_CONTENT", "DIR", "DREAM_REVIEWS", "DREAM_STATUSES", "FILE", "GONE_OPS", "LEASE_SECONDS",
+    "SEARCH_BATCH", "SYMLINK", "VERSION_OPS", "ApiKey", "Conflict", "DoctorReport", "DreamJob", "Entry", "FileInfo",
+    "GrepMatch", "Hook", "Identity", "Memfs", "Node", "RedactReport", "Revision", "Session", "Store",
+    "TranscriptInfo", "WriteResult", "check_hash", "default_identity", "is_binary", "sha256",
+]

@@ -1,0 +1,130 @@
+"""Dream jobs (`memfs dream`): the jobs, the per-store lock, the log of every model call."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import time
+from typing import Iterable, Optional
+
+from .. import errors
+from .records import _DREAM_JSON, DREAM_REVIEWS, DREAM_STATUSES, DreamJob
+
+
+class DreamsMixin:
+    def create_dream_job(self, ref, *, engine: str, model: Optional[str] = None, instructions: Optional[str] = None,
+                         inputs: Optional[dict] = None, output: Optional[dict] = None) -> DreamJob:
+        store = self._store(ref)
+        if instructions is not None and len(instructions) > 4096:
+            raise errors.InvalidInput("instructions are longer than 4,096 characters")
+        jid = "drm_" + secrets.token_hex(10)
+        with self.db.write() as tx:
+            tx.run("INSERT INTO dream_jobs (id, store_id, status, engine, model, instructions, inputs, output, host, pid,"
+                   " created_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (jid, store.id, engine, model, instructions, json.dumps(inputs or {}), json.dumps(output or {}),
+                    socket.gethostname(), os.getpid(), time.time()))
+        return self.dream_job(jid)
+
+    def dream_job(self, job_id: str) -> DreamJob:
+        r = self.db.one("SELECT j.*, s.name AS store_name FROM dream_jobs j LEFT JOIN stores s ON s.id = j.store_id"
+                        " WHERE j.id = ?", (job_id,))
+        if r is None:
+            raise errors.NotFound(f"no such dream job: {job_id!r} (see `memfs dream ls`)")
+        return DreamJob._from(r)
+
+    def dream_jobs(self, ref=None, *, status: Optional[str] = None, limit: Optional[int] = None) -> list[DreamJob]:
+        """Dream jobs, newest first."""
+        where, params = [], []
+        if ref is not None:
+            where.append("j.store_id = ?"), params.append(self._store(ref).id)
+        if status is not None:
+            where.append("j.status = ?"), params.append(status)
+        sql = ("SELECT j.*, s.name AS store_name FROM dream_jobs j LEFT JOIN stores s ON s.id = j.store_id"
+               + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY j.created_at DESC, j.id DESC")
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [DreamJob._from(r) for r in self.db.all(sql, params)]
+
+    def update_dream_job(self, job_id: str, *, expect_status: Optional[Iterable[str]] = None, **fields) -> DreamJob:
+        """Set fields of a job (JSON fields as Python values). With `expect_status`, only if the
+        job is in one of those states (InvalidInput otherwise)."""
+        allowed = {"status", "base_rev", "proposal", "usage", "error", "review", "applied", "started_at", "ended_at",
+                   "applied_at", "output", "inputs", "model"}
+        bad = set(fields) - allowed
+        if bad:
+            raise errors.InvalidInput(f"cannot set {', '.join(sorted(bad))} on a dream job")
+        if "status" in fields and fields["status"] not in DREAM_STATUSES:
+            raise errors.InvalidInput(f"status must be one of {', '.join(DREAM_STATUSES)}")
+        if "review" in fields and fields["review"] not in DREAM_REVIEWS:
+            raise errors.InvalidInput(f"review must be one of {', '.join(DREAM_REVIEWS)}")
+        vals = {k: (json.dumps(v, sort_keys=True) if k in _DREAM_JSON and v is not None else v) for k, v in fields.items()}
+        with self.db.write() as tx:
+            cur = tx.one("SELECT status FROM dream_jobs WHERE id = ?", (job_id,))
+            if cur is None:
+                raise errors.NotFound(f"no such dream job: {job_id!r}")
+            if expect_status is not None and cur["status"] not in set(expect_status):
+                raise errors.InvalidInput(f"dream job {job_id} is {cur['status']}")
+            if vals:
+                tx.run(f"UPDATE dream_jobs SET {', '.join(f'{k} = ?' for k in vals)} WHERE id = ?",
+                       (*vals.values(), job_id))
+        return self.dream_job(job_id)
+
+    def cancel_dream_job(self, job_id: str) -> DreamJob:
+        """Ask a pending or running job to stop (its runner checks between steps)."""
+        with self.db.write() as tx:
+            cur = tx.one("SELECT status FROM dream_jobs WHERE id = ?", (job_id,))
+            if cur is None:
+                raise errors.NotFound(f"no such dream job: {job_id!r}")
+            if cur["status"] in ("pending", "running"):
+                tx.run("UPDATE dream_jobs SET cancel_requested_at = COALESCE(cancel_requested_at, ?) WHERE id = ?",
+                       (time.time(), job_id))
+        return self.dream_job(job_id)
+
+    def acquire_dream_lock(self, ref, job_id: Optional[str], *, host: str, pid: int, user: Optional[str] = None,
+                           is_stale=None) -> Optional[dict]:
+        """Take the store's dream lock. Returns None when taken, else the holder's record (host,
+        pid, user, time) when another live holder has it. `is_stale(record)` decides whether an
+        existing lock can be broken (its process is gone)."""
+        store = self._store(ref)
+        with self.db.write() as tx:
+            cur = tx.one("SELECT * FROM dream_locks WHERE store_id = ?", (store.id,))
+            if cur is not None:
+                rec = dict(cur)
+                if not (is_stale and is_stale(rec)):
+                    return rec
+                tx.run("DELETE FROM dream_locks WHERE store_id = ?", (store.id,))
+            tx.run("INSERT INTO dream_locks (store_id, job_id, host, pid, \"user\", acquired_at) VALUES (?, ?, ?, ?, ?, ?)",
+                   (store.id, job_id, host, pid, user, time.time()))
+        return None
+
+    def release_dream_lock(self, ref, *, host: str, pid: int) -> bool:
+        store = self._store(ref)
+        with self.db.write() as tx:
+            return tx.run("DELETE FROM dream_locks WHERE store_id = ? AND host = ? AND pid = ?",
+                          (store.id, host, pid)) > 0
+
+    def dream_lock(self, ref) -> Optional[dict]:
+        store = self._store(ref)
+        r = self.db.one("SELECT * FROM dream_locks WHERE store_id = ?", (store.id,))
+        return dict(r) if r else None
+
+    def log_dream_call(self, job_id: str, *, phase: str, model: Optional[str], request: dict,
+                       response: Optional[dict], usage: Optional[dict] = None, duration: float = 0.0,
+                       error: Optional[str] = None) -> int:
+        """Every model call a dream makes is logged: prompt, response, model, tokens, duration."""
+        u = usage or {}
+        with self.db.write() as tx:
+            return tx.run("INSERT INTO dream_calls (job_id, phase, model, request, response, input_tokens, output_tokens,"
+                          " cache_creation_input_tokens, cache_read_input_tokens, duration, error, created_at)"
+                          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          (job_id, phase, model, json.dumps(request, default=str),
+                           json.dumps(response, default=str) if response is not None else None,
+                           u.get("input_tokens") or 0, u.get("output_tokens") or 0,
+                           u.get("cache_creation_input_tokens") or 0, u.get("cache_read_input_tokens") or 0,
+                           duration, error, time.time()))
+
+    def dream_calls(self, job_id: str) -> list[dict]:
+        rows = self.db.all("SELECT * FROM dream_calls WHERE job_id = ? ORDER BY id", (job_id,))
+        return [dict(r) for r in rows]

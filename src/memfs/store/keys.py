@@ -1,0 +1,64 @@
+"""API keys of the HTTP server: create, list, revoke, authenticate (only a secret's hash is kept)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Optional
+
+from .. import errors, paths
+from .records import ApiKey, Identity, sha256
+
+
+class KeysMixin:
+    def create_api_key(self, *, stores: Optional[dict] = None, all_stores: Optional[str] = None,
+                       name: Optional[str] = None, identity: Optional[Identity] = None) -> tuple[ApiKey, str]:
+        """A key for the HTTP API. `stores` maps store names or ids to 'ro' or 'rw'; `all_stores`
+        ('ro' or 'rw') grants every store, present and future ('rw' also lets it create stores).
+        Returns the key and its secret, which exists only here: the database keeps its SHA-256."""
+        scopes = {}
+        for ref, mode in (stores or {}).items():
+            if mode not in ("ro", "rw"):
+                raise errors.InvalidInput(f"access to {ref} must be ro or rw, not {mode!r}")
+            scopes[self.get_store(ref).uid] = mode
+        if all_stores not in (None, "ro", "rw"):
+            raise errors.InvalidInput(f"access to all stores must be ro or rw, not {all_stores!r}")
+        if not scopes and all_stores is None:
+            raise errors.InvalidInput("a key needs at least one store (NAME=ro|rw) or access to all stores")
+        kid = "apikey_" + secrets.token_hex(8)
+        name = name or kid
+        if not isinstance(name, str) or not 1 <= len(name) <= 255 or any(paths._bad_char(c) for c in name):
+            raise errors.InvalidInput("a key name is 1-255 characters without control characters")
+        secret = "sk-memfs-" + secrets.token_urlsafe(32)
+        ident = identity or self.identity
+        with self.db.write() as tx:
+            tx.run("INSERT INTO api_keys (id, name, secret_sha256, scopes, all_stores, created_at, created_by)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (kid, name, sha256(secret.encode()), json.dumps(scopes), all_stores, time.time(), ident.agent))
+            return ApiKey._from(tx.one("SELECT * FROM api_keys WHERE id = ?", (kid,))), secret
+
+    def api_keys(self, include_revoked: bool = True) -> list[ApiKey]:
+        rows = self.db.all("SELECT * FROM api_keys ORDER BY created_at, id")
+        keys = [ApiKey._from(r) for r in rows]
+        return keys if include_revoked else [k for k in keys if k.revoked_at is None]
+
+    def revoke_api_key(self, key_id: str) -> ApiKey:
+        """Revoke a key (by id or name); requests with it fail from now on."""
+        with self.db.write() as tx:
+            r = tx.one("SELECT * FROM api_keys WHERE id = ? OR name = ? ORDER BY created_at LIMIT 1", (key_id, key_id))
+            if r is None:
+                raise errors.NotFound(f"no such API key: {key_id!r}")
+            tx.run("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", (time.time(), r["id"]))
+            return ApiKey._from(tx.one("SELECT * FROM api_keys WHERE id = ?", (r["id"],)))
+
+    def authenticate(self, secret: str) -> Optional[ApiKey]:
+        """The live key with this secret, or None."""
+        if not isinstance(secret, str) or not secret:
+            return None
+        r = self.db.one("SELECT * FROM api_keys WHERE secret_sha256 = ? AND revoked_at IS NULL",
+                        (sha256(secret.encode("utf-8", "surrogateescape")),))
+        return ApiKey._from(r) if r else None
+
+    def has_api_keys(self) -> bool:
+        return self.db.one("SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1") is not None

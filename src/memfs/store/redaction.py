@@ -1,0 +1,120 @@
+"""Redaction: blanking stored content for good (one revision, or every match of a pattern), and
+vacuum, which leaves no copy of it in the database file."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Optional
+
+from .. import errors
+from .records import FILE, VERSION_OPS, Identity, RedactReport, Revision
+
+
+class RedactionMixin:
+    @staticmethod
+    def _current_revs(tx, node_id) -> set:
+        """The revisions a live file still shows (its head, its last version); none once deleted."""
+        n = tx.one("SELECT head_rev FROM nodes WHERE id = ? AND path IS NOT NULL", (node_id,))
+        if n is None:
+            return set()
+        v = tx.scalar(f"SELECT MAX(id) FROM revisions WHERE node_id = ? AND op IN {VERSION_OPS}", (node_id,))
+        return {n["head_rev"], v}
+
+    def redact(self, rev_id: int, *, ref=None, identity: Optional[Identity] = None) -> Revision:
+        """Blank the content of one file revision for good: its hash and size go, the row stays
+        with `redacted_at`/`redacted_by`, and the blob is deleted once nothing (revision, file,
+        conflict) refers to it. The version a live file still shows cannot be redacted
+        (CurrentVersion): change or delete the file first. Redacting twice is harmless.
+        Deleted rows can linger in free pages of the database file until `vacuum()`."""
+        store = self._store(ref) if ref is not None else None
+        with self.db.write() as tx:
+            r = tx.one("SELECT * FROM revisions WHERE id = ?", (rev_id,))
+            if r is None or (store is not None and r["store_id"] != store.id):
+                raise errors.RevisionNotFound(f"no such revision: {rev_id}")
+            if r["kind"] != FILE:
+                raise errors.InvalidInput(f"revision {rev_id} is not a file's: only file content can be redacted")
+            if r["redacted_at"] is None:
+                if rev_id in self._current_revs(tx, r["node_id"]):
+                    raise errors.CurrentVersion(
+                        f"revision {rev_id} is the current version of {r['path']}: update or delete the file first")
+                self._blank(tx, [r], identity or self.identity)
+            return self._rev(tx, rev_id)
+
+    def redact_matching(self, ref, pattern: str, *, identity: Optional[Identity] = None,
+                        dry_run: bool = False) -> RedactReport:
+        """Redact every file revision of a store whose content matches a regular expression
+        (searched in the text, UTF-8), blank refused writes kept as conflicts that match, and
+        delete matching blobs nothing refers to any more. Revisions a live file still shows are
+        left alone and reported in `current`."""
+        try:
+            rx = re.compile(pattern)
+        except (re.error, TypeError) as e:
+            raise errors.InvalidInput(f"not a valid regular expression: {pattern!r} ({e})")
+        store = self._store(ref)
+        ident = identity or self.identity
+        rep = RedactReport()
+
+        def hit(sha):
+            return bool(rx.search(self.blob(sha).decode("utf-8", "replace")))
+
+        with self.db.write() as tx:
+            shas = [r[0] for r in tx.all("SELECT DISTINCT sha256 FROM revisions WHERE store_id = ? AND kind = 'file'"
+                                         " AND sha256 IS NOT NULL AND redacted_at IS NULL", (store.id,))]
+            bad = {s for s in shas if hit(s)}
+            rows = [r for s in sorted(bad) for r in tx.all(
+                "SELECT * FROM revisions WHERE store_id = ? AND kind = 'file' AND sha256 = ? AND redacted_at IS NULL",
+                (store.id, s))]
+            current = {}
+            for r in rows:
+                if r["node_id"] not in current:
+                    current[r["node_id"]] = self._current_revs(tx, r["node_id"])
+            todo = [r for r in rows if r["id"] not in current[r["node_id"]]]
+            rep.redacted = sorted(r["id"] for r in todo)
+            rep.current = sorted(r["id"] for r in rows if r["id"] in current[r["node_id"]])
+            cshas = {r[0] for r in tx.all("SELECT DISTINCT sha256 FROM conflicts WHERE store_id = ? AND sha256 IS NOT NULL",
+                                          (store.id,))}
+            cbad = {s for s in cshas if s in bad or hit(s)}
+            if dry_run:
+                return rep
+            for s in cbad:
+                rep.conflicts_blanked += tx.run("UPDATE conflicts SET sha256 = NULL WHERE store_id = ? AND sha256 = ?",
+                                                (store.id, s))
+            rep.blobs_removed = self._blank(tx, todo, ident, extra=bad | cbad)
+            for r in tx.all("SELECT sha256 FROM blobs b WHERE NOT EXISTS (SELECT 1 FROM revisions WHERE sha256 = b.sha256)"
+                            " AND NOT EXISTS (SELECT 1 FROM nodes WHERE sha256 = b.sha256 AND path IS NOT NULL)"
+                            " AND NOT EXISTS (SELECT 1 FROM conflicts WHERE sha256 = b.sha256)"):
+                if hit(r[0]):  # an old blob nothing refers to (left by a crash or a deleted store)
+                    rep.blobs_removed += self._drop_blob(tx, r[0])
+        return rep
+
+    def _blank(self, tx, rows, ident: Identity, extra=()) -> int:
+        """Redact revision rows; delete the blobs (theirs and `extra`) nothing refers to any more."""
+        now = time.time()
+        by = json.dumps({k: v for k, v in (("actor", ident.actor), ("agent", ident.agent), ("session", ident.session),
+                                           ("api_key_id", ident.api_key_id)) if v is not None})
+        for r in rows:
+            tx.run("UPDATE revisions SET sha256 = NULL, size = 0, redacted_at = ?, redacted_by = ? WHERE id = ?",
+                   (now, by, r["id"]))
+        return sum(self._drop_blob(tx, s) for s in {r["sha256"] for r in rows if r["sha256"]} | set(extra))
+
+    @staticmethod
+    def _drop_blob(tx, sha) -> int:
+        if tx.one("SELECT 1 FROM revisions WHERE sha256 = ? UNION ALL SELECT 1 FROM nodes WHERE sha256 = ?"
+                  " AND path IS NOT NULL UNION ALL SELECT 1 FROM conflicts WHERE sha256 = ? LIMIT 1", (sha, sha, sha)):
+            return 0
+        # gone for good: drop the hash of the content too, where later revisions named it as replaced
+        # and where a deleted file's row still names its last content
+        tx.run("UPDATE revisions SET prev_sha256 = NULL WHERE prev_sha256 = ?", (sha,))
+        tx.run("UPDATE nodes SET sha256 = NULL WHERE sha256 = ? AND path IS NULL", (sha,))
+        return tx.run("DELETE FROM blobs WHERE sha256 = ?", (sha,))
+
+    def vacuum(self) -> None:
+        """Rebuild the database file so that deleted content leaves no copy in it."""
+        if self.db.fts:
+            with self.db.write() as tx:
+                # merge the search index's segments: a deleted blob's trigrams linger in older
+                # segments (behind delete markers) until then
+                tx.run("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
+        self.db.vacuum()

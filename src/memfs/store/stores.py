@@ -1,0 +1,126 @@
+"""Stores: create, list, look up, rename or describe, archive, delete."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import unicodedata
+from typing import Optional
+
+from .. import errors, paths
+from .records import DEFAULT_MAX_CONTENT, DIR, Identity, Store, _check_metadata, _now_ns
+
+
+class StoresMixin:
+    def create_store(self, name: str, description: str = "", metadata: Optional[dict] = None,
+                     max_content_bytes: int = DEFAULT_MAX_CONTENT, identity: Optional[Identity] = None) -> Store:
+        name = paths.check_store_name(name)
+        description = description or ""
+        if len(description) > 1024:
+            raise errors.InvalidInput("description is longer than 1,024 characters")
+        metadata = _check_metadata(metadata or {})
+        if not isinstance(max_content_bytes, int) or max_content_bytes < 1:
+            raise errors.InvalidInput("max_content_bytes must be a positive integer")
+        ident = identity or self.identity
+        now = time.time()
+        with self.db.write() as tx:
+            if tx.one("SELECT 1 FROM stores WHERE name = ?", (name,)):
+                raise errors.AlreadyExists(f"a store named {name!r} already exists")
+            uid = "memstore_" + secrets.token_hex(12)
+            sid = tx.run(
+                "INSERT INTO stores (uid, name, description, metadata, max_content_bytes, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (uid, name, description, json.dumps(metadata), max_content_bytes, now, now),
+            )
+            ns = _now_ns()
+            root = tx.run(
+                "INSERT INTO nodes (id, store_id, kind, parent_id, name, path, size, mode, mtime_ns, ctime_ns, created_at)"
+                " VALUES (?, ?, 'dir', NULL, '', '/', 0, ?, ?, ?, ?)",
+                (self._alloc_node(tx), sid, 0o755, ns, ns, now),
+            )
+            rev = self._append(tx, sid, root, "mkdir", DIR, None, "", "/", None, None, None, 0, 0o755, None, ident, None, now)
+            tx.run("UPDATE nodes SET head_rev = ? WHERE id = ?", (rev, root))
+            tx.run("UPDATE stores SET root_node = ? WHERE id = ?", (root, sid))
+            return Store._from(tx.one("SELECT * FROM stores WHERE id = ?", (sid,)))
+
+    def list_stores(self, include_archived: bool = True) -> list[Store]:
+        with self.db.read() as tx:
+            rows = tx.all("SELECT * FROM stores ORDER BY name")
+        out = [Store._from(r) for r in rows]
+        return out if include_archived else [s for s in out if not s.archived]
+
+    def get_store(self, ref) -> Store:
+        """A store by name, uid (memstore_…) or Store object (re-read)."""
+        if isinstance(ref, Store):
+            ref = ref.id
+        with self.db.read() as tx:
+            if isinstance(ref, int):
+                r = tx.one("SELECT * FROM stores WHERE id = ?", (ref,))
+            else:
+                # names are stored NFC and trimmed (check_store_name): look them up the same way
+                name = unicodedata.normalize("NFC", ref).strip() if isinstance(ref, str) else ref
+                r = tx.one("SELECT * FROM stores WHERE uid = ? OR name = ?", (ref, name))
+        if r is None:
+            raise errors.StoreNotFound(f"no such store: {ref!r}")
+        return Store._from(r)
+
+    def update_store(self, ref, *, name: Optional[str] = None, description: Optional[str] = None,
+                     metadata: Optional[dict] = None, max_content_bytes: Optional[int] = None) -> Store:
+        """Rename or describe a store. `metadata` has patch semantics: a None value deletes a key."""
+        store = self.get_store(ref)
+        if store.archived:
+            raise errors.ReadOnly(f"store {store.name!r} is archived and read-only")
+        sets, params = [], []
+        if name is not None:
+            name = paths.check_store_name(name)
+            sets.append("name = ?"), params.append(name)
+        if description is not None:
+            if len(description) > 1024:
+                raise errors.InvalidInput("description is longer than 1,024 characters")
+            sets.append("description = ?"), params.append(description)
+        if metadata is not None:
+            merged = dict(store.metadata)
+            for k, v in metadata.items():
+                if v is None:
+                    merged.pop(k, None)
+                else:
+                    merged[k] = v
+            sets.append("metadata = ?"), params.append(json.dumps(_check_metadata(merged)))
+        if max_content_bytes is not None:
+            if not isinstance(max_content_bytes, int) or max_content_bytes < 1:
+                raise errors.InvalidInput("max_content_bytes must be a positive integer")
+            sets.append("max_content_bytes = ?"), params.append(max_content_bytes)
+        if not sets:
+            return store
+        with self.db.write() as tx:
+            if name is not None and tx.one("SELECT 1 FROM stores WHERE name = ? AND id != ?", (name, store.id)):
+                raise errors.AlreadyExists(f"a store named {name!r} already exists")
+            tx.run(f"UPDATE stores SET {', '.join(sets)}, updated_at = ? WHERE id = ?",
+                   (*params, time.time(), store.id))
+        return self.get_store(store.id)
+
+    def archive_store(self, ref) -> Store:
+        """Permanent: an archived store is read-only from then on."""
+        store = self.get_store(ref)
+        if not store.archived:
+            with self.db.write() as tx:
+                now = time.time()
+                tx.run("UPDATE stores SET archived_at = ?, updated_at = ? WHERE id = ?", (now, now, store.id))
+        return self.get_store(store.id)
+
+    def delete_store(self, ref) -> Store:
+        """Delete a store with its whole history. Blobs no other store uses are removed."""
+        store = self.get_store(ref)
+        with self.db.write() as tx:
+            for table in ("revisions", "nodes", "conflicts", "hooks"):
+                tx.run(f"DELETE FROM {table} WHERE store_id = ?", (store.id,))
+            tx.run("DELETE FROM stores WHERE id = ?", (store.id,))
+            self._drop_orphan_blobs(tx)
+        return store
+
+    def _drop_orphan_blobs(self, tx):
+        tx.run(
+            "DELETE FROM blobs WHERE sha256 NOT IN (SELECT sha256 FROM revisions WHERE sha256 IS NOT NULL)"
+            " AND sha256 NOT IN (SELECT sha256 FROM conflicts WHERE sha256 IS NOT NULL)"
+        )
