@@ -151,7 +151,7 @@ def replicate(source: Memfs, target, *, stores: Iterable[str] = (), once: bool =
     key = src_id if wanted is None else src_id + "?stores=" + ",".join(sorted(wanted.values()))
     cursor, total = target.cursor(key), 0
     while not should_stop():
-        with source.db.read():  # revisions and their content from one snapshot (a redaction may race)
+        with source.snapshot():  # revisions and their content from one snapshot (a redaction may race)
             revs = source.changes(after=cursor, limit=batch)
             infos, items = {}, []
             for r in revs:
@@ -209,7 +209,7 @@ def export_store(m: Memfs, ref, out, fmt: str = "jsonl", with_history: bool = Tr
     """Write an export to the binary file `out`; returns the `end` record (counts)."""
     if fmt not in ("jsonl", "tar"):
         raise errors.InvalidInput(f"--format must be jsonl or tar, not {fmt!r}")
-    with m.db.read():  # one snapshot
+    with m.snapshot():  # one snapshot
         records = list(export_records(m, ref, with_history))
         s = m.get_store(ref)
         tree = m.tree(s) if fmt == "tar" else {}

@@ -29,7 +29,7 @@ import trio
 
 from .. import errors, paths
 from ..config import fmt_time
-from ..store import DIR, FILE, LEASE_SECONDS, SYMLINK, Memfs, Store, sha256
+from ..store import DIR, FILE, LEASE_SECONDS, SYMLINK, Memfs, Store, WriteOptions, sha256
 from . import virtual
 from .lastknown import LastKnown
 from .scratch import is_scratch
@@ -442,7 +442,7 @@ class MemfsOps(pyfuse3.Operations):
         if (d.id, name) in self.pending:
             fail(errno.EEXIST)
         n = self.m.mkdir(store, paths.join(d.path, name), mode=mode & ~ctx.umask & 0o7777,
-                         node_id=self._new_node_id())
+                         opts=WriteOptions(node_id=self._new_node_id()))
         self.own_revs.add(n.head_rev)
         return self._node_attr(n)
 
@@ -478,7 +478,7 @@ class MemfsOps(pyfuse3.Operations):
             self.pending[(d.id, name)] = st
             self.states[st.node_id] = st
             return self._state_attr(st)
-        n = self.m.symlink(store, paths.join(d.path, name), target, node_id=self._new_node_id())
+        n = self.m.symlink(store, paths.join(d.path, name), target, opts=WriteOptions(node_id=self._new_node_id()))
         self.own_revs.add(n.head_rev)
         return self._node_attr(n)
 
@@ -509,7 +509,7 @@ class MemfsOps(pyfuse3.Operations):
                 del self.hidden[st.shadow_of[1:]]
                 n = self.m.node(st.shadow_of[0])
                 if n is not None:
-                    self.own_revs.add(self.m.delete(store, n.path, lease_owner=self.owner).id)
+                    self.own_revs.add(self.m.delete(store, n.path, opts=WriteOptions(lease_owner=self.owner)).id)
             return
         n = self._child(d.id, name)
         if n is None:
@@ -519,7 +519,7 @@ class MemfsOps(pyfuse3.Operations):
         st = self.states.get(n.id)
         if st is not None and st.data is None:
             st.data = bytearray(self._blob(n.sha256))  # open descriptors keep reading it
-        rev = self.m.delete(store, n.path, lease_owner=self.owner)
+        rev = self.m.delete(store, n.path, opts=WriteOptions(lease_owner=self.owner))
         self.own_revs.add(rev.id)
         self.seen.pop((store.id, n.path), None)
         if st is not None:
@@ -568,7 +568,7 @@ class MemfsOps(pyfuse3.Operations):
             self.pending.pop((dnew.id, name_new))
             self._unlinked(dst_pending)
         replaced = self.states.get(dst_node.id) if dst_node is not None else None
-        rev = self.m.rename(store, n.path, dst_path, noreplace=noreplace, lease_owner=self.owner)
+        rev = self.m.rename(store, n.path, dst_path, noreplace=noreplace, opts=WriteOptions(lease_owner=self.owner))
         self.own_revs.add(rev.id)
         self._dirs.clear()  # a directory's move changes the paths below it
         if replaced is not None:
@@ -603,10 +603,10 @@ class MemfsOps(pyfuse3.Operations):
             return
         dst = self._path(st)
         if n.path != dst:
-            self.own_revs.add(self.m.rename(st.store, n.path, dst, lease_owner=self.owner).id)
+            self.own_revs.add(self.m.rename(st.store, n.path, dst, opts=WriteOptions(lease_owner=self.owner)).id)
         self._rebind(self.ino(st.node_id), node_id)
         if bytes(st.data) != self._blob(n.sha256):
-            r = self.m.write(st.store, dst, bytes(st.data), lease_owner=self.owner)
+            r = self.m.write(st.store, dst, bytes(st.data), opts=WriteOptions(lease_owner=self.owner))
             if r.revision:
                 self.own_revs.add(r.revision.id)
 
@@ -1002,7 +1002,7 @@ class MemfsOps(pyfuse3.Operations):
         armed = self.armed.get(key)  # consumed by a commit that succeeds, kept by one refused
         try:
             if st.pending and st.kind == SYMLINK:
-                n = self.m.symlink(store, path, bytes(st.data), node_id=st.node_id)
+                n = self.m.symlink(store, path, bytes(st.data), opts=WriteOptions(node_id=st.node_id))
                 self.pending.pop((st.parent_id, st.name), None)
                 st.pending = st.dirty = False
                 self.own_revs.add(n.head_rev)
@@ -1017,8 +1017,9 @@ class MemfsOps(pyfuse3.Operations):
                 if expected == MIXED:
                     raise errors.PreconditionFailed("this session read a blend of two versions")
                 # node_id: the inode this file was created with, unless the path is stored already
-                r = self.m.write(store, path, content, mode=st.mode, if_match=expected, node_id=st.node_id,
-                                 mtime_ns=st.mtime_ns if st.mtime_set else None, lease_owner=self.owner)
+                r = self.m.write(store, path, content, mode=st.mode, if_match=expected,
+                                 opts=WriteOptions(node_id=st.node_id, mtime_ns=st.mtime_ns if st.mtime_set else None,
+                                                   lease_owner=self.owner))
                 if r.node.id != st.node_id:  # landed on a stored file: one renamed away, or another's
                     self.hidden.pop((st.parent_id, st.name), None)
                     self._rebind(self.ino(st.node_id), r.node.id)
@@ -1034,14 +1035,15 @@ class MemfsOps(pyfuse3.Operations):
                 # (holding no lease, an append waits out another session's rewrite)
                 expected = None
                 r = self.m.append(store, path, bytes(st.appended), mode=st.mode,
-                                  mtime_ns=st.mtime_ns if st.mtime_set else None)
+                                  opts=WriteOptions(mtime_ns=st.mtime_ns if st.mtime_set else None))
                 content = None
             else:
                 expected = armed or (st.loaded_sha if not st.truncated else self.seen.get(key))
                 if expected == MIXED:
                     raise errors.PreconditionFailed("this session read a blend of two versions")
                 r = self.m.write(store, path, content, if_match=expected, mode=st.mode,
-                                 mtime_ns=st.mtime_ns if st.mtime_set else None, lease_owner=self.owner)
+                                 opts=WriteOptions(mtime_ns=st.mtime_ns if st.mtime_set else None,
+                                                   lease_owner=self.owner))
         except errors.PreconditionFailed:
             self._refuse(st, store, path, expected, "stale: the file changed since this session's version")
         except errors.HookRefused as e:  # kept in .memfs/conflicts/ like a stale write, but EACCES
@@ -1126,14 +1128,14 @@ class MemfsOps(pyfuse3.Operations):
         changed, driven by the revision feed: polled (SQLite), or woken by the database's change
         notifications with polling as the fallback (PostgreSQL, other hosts)."""
         async with trio.open_nursery() as nursery:
-            if self.m.db.notifies:
+            if self.m.notifies:
                 nursery.start_soon(self._listen)
                 interval = 1.0
             await self._follow(interval)
 
     async def _listen(self):
         while True:
-            if await trio.to_thread.run_sync(self.m.db.wait_for_change, 1.0, abandon_on_cancel=True):
+            if await trio.to_thread.run_sync(self.m.wait_for_change, 1.0, abandon_on_cancel=True):
                 self.wake.set()
 
     async def _follow(self, interval: float):
@@ -1151,7 +1153,7 @@ class MemfsOps(pyfuse3.Operations):
                         await trio.to_thread.run_sync(pyfuse3.invalidate_inode, ino)
                     except OSError:
                         pass
-                v = self.m.db.data_version()
+                v = self.m.data_version()
                 if v == version:
                     continue
                 version = v

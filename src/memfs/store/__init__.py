@@ -41,17 +41,19 @@ from .records import (
     Session,
     Store,
     TranscriptInfo,
+    WriteOptions,
     WriteResult,
     check_hash,
     default_identity,
     is_binary,
     sha256,
 )
+from .moving import MigrateReport, migrate_database
 from .search import SEARCH_BATCH
 
 __all__ = [
     "ACTORS", "DEFAULT_MAX_CONTENT", "DIR", "DREAM_REVIEWS", "DREAM_STATUSES", "FILE", "GONE_OPS", "LEASE_SECONDS",
     "SEARCH_BATCH", "SYMLINK", "VERSION_OPS", "ApiKey", "Conflict", "DoctorReport", "DreamJob", "Entry", "FileInfo",
-    "GrepMatch", "Hook", "Identity", "Memfs", "Node", "RedactReport", "Revision", "Session", "Store",
-    "TranscriptInfo", "WriteResult", "check_hash", "default_identity", "is_binary", "sha256",
+    "GrepMatch", "Hook", "Identity", "Memfs", "MigrateReport", "Node", "RedactReport", "Revision", "Session", "Store",
+    "TranscriptInfo", "WriteOptions", "WriteResult", "check_hash", "default_identity", "is_binary", "migrate_database", "sha256",
 ]

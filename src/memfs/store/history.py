@@ -139,7 +139,7 @@ class HistoryMixin:
         if a is None and b is None:
             content = [r for r in hist if r.op in ("create", "write", "delete", "symlink")]
             a = content[1].id if len(content) > 1 else 0
-        return self._diff_text(store, path, a, b, context, node_id=node_id)
+        return self.diff_text(store, path, a, b, context, node_id=node_id)
 
     def _content_at(self, store, path, rev, node_id=None):
         """Bytes of a file at a revision (None where it did not exist). By node when known, so that
@@ -159,7 +159,20 @@ class HistoryMixin:
             return None
         return None if e.kind == DIR else self.blob(e.sha256)
 
-    def _diff_text(self, store, path, a, b, context=3, node_id=None) -> str:
+    def diff_text(self, ref, path: str, a: Optional[int], b: Optional[int], context: int = 3,
+                  node_id: Optional[int] = None) -> str:
+        """Unified diff of one file between revisions `a` and `b`, with no defaults guessed.
+
+        :param ref: the store (name, uid or Store)
+        :param path: the file's path (used for the headers, and to find it when `node_id` is None)
+        :param a: the old side's revision; 0 means "did not exist" (an empty side)
+        :param b: the new side's revision; None means now, 0 "did not exist"
+        :param context: lines of context around each change
+        :param node_id: follow this file by id (across renames) instead of by path
+        :returns: the diff text ("" when equal; one line for binary content that differs)
+
+        Raises StoreNotFound."""
+        store = self._store(ref)
         da = self._content_at(store, path, a, node_id)
         db = self._content_at(store, path, b, node_id)
         if (da is not None and is_binary(da)) or (db is not None and is_binary(db)):
@@ -188,7 +201,7 @@ class HistoryMixin:
                 continue
             if ea and eb and ea.sha256 == eb.sha256:
                 continue
-            out.append(self._diff_text(store, p, a if ea else 0, b if eb else 0, context,
+            out.append(self.diff_text(store, p, a if ea else 0, b if eb else 0, context,
                                         node_id=None))
         return "".join(out)
 

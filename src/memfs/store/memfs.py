@@ -8,6 +8,7 @@ module with a `class SomethingMixin:` and add it to the bases below.
 from __future__ import annotations
 
 from .base import StoreBase
+from .changes import ChangesMixin
 from .conflicts import ConflictsMixin
 from .doctor import DoctorMixin
 from .dreams import DreamsMixin
@@ -43,6 +44,7 @@ class Memfs(
     DreamsMixin,
     ReplayMixin,
     DoctorMixin,
+    ChangesMixin,
     StoreBase,
 ):
     """A memfs database: the one door to its data. Not shared between threads: open one per

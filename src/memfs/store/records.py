@@ -57,6 +57,24 @@ class Identity:
             raise errors.InvalidInput(f"actor must be one of {', '.join(ACTORS)}, not {self.actor!r}")
 
 
+@dataclass(frozen=True)
+class WriteOptions:
+    """What a mount adds to a write (`write`, `append`, `delete`, `rename`, `mkdir`, `symlink`).
+
+    - `node_id`: the id (from `reserve_node_ids`) a newly created node gets; a mount hands it to
+      the kernel as the inode before the commit.
+    - `mtime_ns`: a modification time a tool set before the commit (rsync, tar) to keep.
+    - `lease_owner`: the write lease the caller holds (see `lease`); its commit releases it.
+    - `wait`: wait (bounded) while another session's write lease holds the file; False raises
+      `errors.Leased` at once.
+    """
+
+    node_id: Optional[int] = None
+    mtime_ns: Optional[int] = None
+    lease_owner: Optional[str] = None
+    wait: bool = True
+
+
 @dataclass
 class Store:
     id: int

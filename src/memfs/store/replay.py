@@ -9,7 +9,7 @@ import time
 from typing import Optional
 
 from .. import errors, paths
-from .records import DEFAULT_MAX_CONTENT, Identity, Revision, Store, _check_metadata, sha256
+from .records import DEFAULT_MAX_CONTENT, Identity, Revision, Store, WriteOptions, _check_metadata, sha256
 
 
 class ReplayMixin:
@@ -96,7 +96,8 @@ class ReplayMixin:
                             "the target has diverged from the source", current_sha256=cur and cur["sha256"])
                 if op in ("create", "write"):
                     r = self.write(s, path, b"" if redacted else content, mode=rev["mode"], parents=False,
-                                   if_absent=op == "create", identity=ident, mtime_ns=mtime, hooks=False)
+                                   if_absent=op == "create", identity=ident, opts=WriteOptions(mtime_ns=mtime),
+                                   hooks=False)
                     if r.revision is None:
                         raise errors.MemfsError(f"replaying {op} {s.name}:{path} changed nothing: the target has "
                                                 "diverged from the source")

@@ -10,26 +10,30 @@ from typing import Optional
 from .. import errors, paths
 from .records import (
     DIR, FILE, LEASE_SECONDS, SYMLINK, Identity, Node, Revision, WriteResult, _check_lease, _like_prefix, _now_ns,
-    check_hash, sha256,
+    WriteOptions, check_hash, sha256,
 )
+
+
+NO_OPTIONS = WriteOptions()
 
 
 def _waits_for_leases(method):
     """A write from a caller that holds no lease waits (bounded) while another session's write
-    lease on the file runs out or is released; a lease holder, or a write inside a larger
-    transaction, gets `errors.Leased` at once."""
+    lease on the file runs out or is released; a lease holder, a caller that asked not to wait
+    (`WriteOptions(wait=False)`), or a write inside a larger transaction gets `errors.Leased` at
+    once."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kw):
+        opts = kw.get("opts") or NO_OPTIONS
         deadline = time.monotonic() + LEASE_SECONDS + 1
         delay = 0.002
         while True:
             try:
                 return method(self, *args, **kw)
-            except _Rehook:  # identical content when the hooks were skipped, changed since: again
-                continue
             except errors.Leased:
-                if kw.get("lease_owner") is not None or self.db.in_transaction or time.monotonic() > deadline:
+                if (opts.lease_owner is not None or not opts.wait or self.db.in_transaction
+                        or time.monotonic() > deadline):
                     raise
                 time.sleep(delay)
                 delay = min(delay * 2, 0.05)
@@ -37,25 +41,35 @@ def _waits_for_leases(method):
     return wrapper
 
 
-class _Rehook(Exception):
-    """A write skipped its hooks as a no-op, but the file changed before its transaction."""
-
-
 class WritesMixin:
     @_waits_for_leases
     def write(self, ref, path: str, content: bytes, *, if_match: Optional[str] = None,
               if_absent: bool = False, mode: Optional[int] = None, message: Optional[str] = None,
-              parents: bool = True, identity: Optional[Identity] = None, node_id: Optional[int] = None,
-              mtime_ns: Optional[int] = None, lease_owner: Optional[str] = None, hooks: bool = True) -> WriteResult:
-        """Create or replace a file. `if_match` (a content hash) or `if_absent` make it conditional:
-        a mismatch raises PreconditionFailed carrying the stored hash. Writing the content that is
-        already there succeeds without a new revision. `node_id` (from `reserve_node_ids`) is the id
-        a newly created file gets; a mount hands it to the kernel as the inode before the commit.
-        `mtime_ns` keeps a modification time a tool set before the commit (rsync, tar). A file
-        under another session's write lease is waited for (see `lease`); the commit of the lease
-        holder (`lease_owner`) releases it. The store's write hooks run first, outside the
-        transaction (they may refuse with HookRefused, or redact the content); `hooks=False` is for
-        callers that ran them already or that restore stored content (revert)."""
+              parents: bool = True, identity: Optional[Identity] = None, hooks: bool = True,
+              opts: Optional[WriteOptions] = None) -> WriteResult:
+        """Create or replace a file.
+
+        :param ref: the store (name, uid or Store)
+        :param path: the file's path in the store
+        :param content: the new content (bytes; a str is written as UTF-8)
+        :param if_match: write only if the stored content has this SHA-256
+        :param if_absent: write only if nothing is at `path`
+        :param mode: permission bits (default: a new file 0o644, an existing one keeps its own)
+        :param message: a note recorded on the revision
+        :param parents: create missing parent directories (else PathNotFound)
+        :param identity: who writes (default: this Memfs's identity)
+        :param hooks: run the store's write hooks first, outside the transaction (they may refuse
+            with HookRefused, or redact the content); False is for callers that ran them already
+            or that restore stored content (revert)
+        :param opts: what a mount adds (`WriteOptions`): the reserved node id a new file gets,
+            the mtime a tool set, the lease it holds, whether to wait for another's lease
+        :returns: a WriteResult; `revision` is None when the content was already there (a no-op,
+            which succeeds even when a precondition would fail)
+
+        Raises PreconditionFailed (carrying the stored hash) when `if_match`/`if_absent` fail,
+        ContentTooLarge, IsADirectory, NotADirectory, PathNotFound, ReadOnly (archived store),
+        HookRefused, InvalidInput, and Leased when another session's write lease holds the file
+        past the wait (at once with `opts.wait=False` or `opts.lease_owner` set)."""
         if isinstance(content, str):
             content = content.encode("utf-8")
         if not isinstance(content, (bytes, bytearray, memoryview)):
@@ -67,8 +81,19 @@ class WritesMixin:
         path = paths.normalize(path)
         if path == "/":
             raise errors.IsADirectory("the store root is a directory")
-        digest = sha256(content)
         ident = identity or self.identity
+        while True:
+            # None: the write skipped its hooks (none were known, or the content was identical)
+            # but its transaction found that they must run: again, with the hooks
+            r = self._write_attempt(store, path, content, if_match, if_absent, mode, message, parents, ident, hooks,
+                                    opts or NO_OPTIONS)
+            if r is not None:
+                return r
+
+    def _write_attempt(self, store, path, content, if_match, if_absent, mode, message, parents, ident, hooks,
+                       opts: WriteOptions) -> Optional[WriteResult]:
+        node_id, mtime_ns, lease_owner = opts.node_id, opts.mtime_ns, opts.lease_owner
+        digest = sha256(content)
         skipped = hooks and store.id in self._hookless  # no hooks last time: checked in the transaction
         hs, given, unhooked = (self._write_hooks(store) if hooks and not skipped else None), digest, False
         if hs:
@@ -91,7 +116,7 @@ class WritesMixin:
             if hooks:
                 if r["hooked"] and not hs:  # hooks added since they were looked up (or skipped)
                     self._hookless.discard(store.id)
-                    raise _Rehook()
+                    return None
                 if not r["hooked"]:
                     self._hookless.add(store.id)
             if len(content) > store.max_content_bytes:
@@ -113,8 +138,8 @@ class WritesMixin:
             if cur is not None and cur["kind"] == FILE and cur["sha256"] == digest and (mode is None or mode == cur["mode"]):
                 # identical content: a no-op, even if a precondition fails
                 return WriteResult(Node._from(cur), None, redacted=digest != given)
-            if unhooked:
-                raise _Rehook()
+            if unhooked:  # identical when the hooks were skipped, changed since
+                return None
             cur_sha = cur["sha256"] if cur is not None else None
             if if_absent and cur is not None:
                 raise errors.PreconditionFailed(f"{store.name}:{path} already exists", current_sha256=cur_sha)
@@ -163,8 +188,7 @@ class WritesMixin:
 
     @_waits_for_leases
     def append(self, ref, path: str, data: bytes, *, mode: Optional[int] = None, message: Optional[str] = None,
-               identity: Optional[Identity] = None, mtime_ns: Optional[int] = None,
-               lease_owner: Optional[str] = None) -> WriteResult:
+               identity: Optional[Identity] = None, opts: Optional[WriteOptions] = None) -> WriteResult:
         """Append to a file (created if missing), read-modify-write in one transaction: appends
         from many writers never conflict and never lose each other's bytes. Write hooks see the
         appended bytes (operation "append"), before the transaction."""
@@ -179,12 +203,13 @@ class WritesMixin:
                 raise errors.IsADirectory(f"{store.name}:{path} is not a file")
             base = self.blob(cur["sha256"]) if cur is not None else b""
             r = self.write(store, path, base + bytes(data), mode=mode, message=message, identity=identity,
-                           mtime_ns=mtime_ns, lease_owner=lease_owner, hooks=False)
+                           opts=opts, hooks=False)
             r.redacted = data != given
             return r
 
     def mkdir(self, ref, path: str, *, mode: int = 0o755, parents: bool = False, exist_ok: bool = False,
-              message: Optional[str] = None, identity: Optional[Identity] = None, node_id: Optional[int] = None) -> Node:
+              message: Optional[str] = None, identity: Optional[Identity] = None,
+              opts: Optional[WriteOptions] = None) -> Node:
         store = self._store(ref)
         path = paths.normalize(path)
         ident = identity or self.identity
@@ -197,11 +222,11 @@ class WritesMixin:
                 raise errors.AlreadyExists(f"{store.name}:{path} already exists")
             now = time.time()
             parent = self._parent_for(tx, store, path, parents, ident, now)
-            nid = self._new_dir(tx, store, parent, path, mode, ident, message, now, node_id)
+            nid = self._new_dir(tx, store, parent, path, mode, ident, message, now, (opts or NO_OPTIONS).node_id)
             return Node._from(tx.one("SELECT * FROM nodes WHERE id = ?", (nid,)))
 
     def symlink(self, ref, path: str, target: str, *, identity: Optional[Identity] = None,
-                message: Optional[str] = None, node_id: Optional[int] = None) -> Node:
+                message: Optional[str] = None, opts: Optional[WriteOptions] = None) -> Node:
         """A symbolic link inside a store. Targets must stay inside the store: absolute targets and
         targets that climb above the store root are refused."""
         store = self._store(ref)
@@ -229,7 +254,8 @@ class WritesMixin:
             nid = tx.run(
                 "INSERT INTO nodes (id, store_id, kind, parent_id, name, path, sha256, size, mode, mtime_ns, ctime_ns, created_at)"
                 " VALUES (?, ?, 'symlink', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (self._claim_node(tx, node_id), store.id, parent, name, path, digest, len(data), 0o777, ns, ns, now))
+                (self._claim_node(tx, (opts or NO_OPTIONS).node_id), store.id, parent, name, path, digest, len(data),
+                 0o777, ns, ns, now))
             rev = self._append(tx, store.id, nid, "symlink", SYMLINK, parent, name, path, None, digest, None,
                                len(data), 0o777, None, ident, message, now)
             tx.run("UPDATE nodes SET head_rev = ? WHERE id = ?", (rev, nid))
@@ -237,8 +263,9 @@ class WritesMixin:
 
     @_waits_for_leases
     def delete(self, ref, path: str, *, if_match: Optional[str] = None, message: Optional[str] = None,
-               identity: Optional[Identity] = None, lease_owner: Optional[str] = None) -> Revision:
+               identity: Optional[Identity] = None, opts: Optional[WriteOptions] = None) -> Revision:
         """Delete a file or symlink (directories: `rmdir`)."""
+        lease_owner = (opts or NO_OPTIONS).lease_owner
         if if_match is not None:
             if_match = check_hash(if_match)
         store = self._store(ref)
@@ -294,10 +321,11 @@ class WritesMixin:
     @_waits_for_leases
     def rename(self, ref, src: str, dst: str, *, noreplace: bool = False, if_match: Optional[str] = None,
                message: Optional[str] = None, identity: Optional[Identity] = None,
-               lease_owner: Optional[str] = None) -> Revision:
+               opts: Optional[WriteOptions] = None) -> Revision:
         """Move a file, symlink or whole directory. The node keeps its id. An existing target is
         replaced as POSIX rename does (recorded as its deletion), unless `noreplace`. `if_match`
         guards the source's content."""
+        lease_owner = (opts or NO_OPTIONS).lease_owner
         if if_match is not None:
             if_match = check_hash(if_match)
         store = self._store(ref)

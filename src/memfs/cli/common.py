@@ -1,5 +1,5 @@
 """What every command shares: the context (database, identity), the error translation, the
-listing formats, and how revisions print. Command modules (cli.py, dream/commands.py) import
+listing formats, and how revisions print. Every command module of the package imports
 from here, so that none of them imports another."""
 
 import csv
@@ -10,8 +10,8 @@ import sys
 
 import click
 
-from . import config, errors
-from .store import Memfs
+from .. import config, errors
+from ..store import Memfs
 
 STATUS_HELP = """Exit codes: 0 ok, 1 error, 2 bad input, 3 not found, 4 already exists,
 5 precondition failed (stale), 6 read-only, 7 database busy, 8 disk full, 9 refused by a write hook,

@@ -1,0 +1,81 @@
+"""Care of the database: `memfs doctor`, `migrate` (to another backend), `redact`."""
+
+import json
+import sys
+
+import click
+
+from .. import errors
+from ..store import migrate_database
+from .common import pass_m, rev_line
+
+
+@click.command()
+@click.option("--read-data/--no-read-data", default=True, help="Re-hash every blob (default) or only check structure.")
+@click.option("--json", "as_json", is_flag=True, help="Output the report as JSON.")
+@pass_m
+def doctor(c, read_data, as_json):
+    """Check the database: SQLite integrity, every revision's blob, every hash, every head."""
+    rep = c.m.doctor(read_data=read_data)
+    if as_json:
+        click.echo(json.dumps(rep.to_dict(), indent=2))
+    else:
+        ch = rep.checked
+        click.echo(f"checked {ch['stores']} stores, {ch['nodes']} files and directories, {ch['revisions']} revisions, "
+                   f"{ch['blobs']} blobs ({ch['blobs_read']} re-hashed)")
+        for p in rep.problems:
+            click.echo(f"PROBLEM {p['type']}: {p['message']}")
+        click.echo("ok" if rep.ok else f"{len(rep.problems)} problems found")
+    if not rep.ok:
+        sys.exit(1)
+
+
+@click.command()
+@click.option("--from", "src", required=True, metavar="URL",
+              help="The database to move: a file path, sqlite:///PATH or postgresql://….")
+@click.option("--to", "dst", required=True, metavar="URL", help="The target: an empty database, either backend.")
+def migrate(src, dst):
+    """Move a whole database to another backend (SQLite <-> PostgreSQL) with every revision, session,
+    dream job, key and hook as it is (same ids), in one transaction, then verify it table by table."""
+    rep = migrate_database(src, dst, progress=lambda table, n: click.echo(f"  {table:<20} {n:>9,} rows"))
+    click.echo(f"migrated {sum(rep.tables.values()):,} rows in {len(rep.tables)} tables in {rep.seconds:.1f} s;"
+               " verified: every table has the same rows")
+
+
+
+
+@click.command()
+@click.argument("rev", type=int, required=False)
+@click.option("--store", "store_name", help="With --pattern: the store to search.")
+@click.option("--pattern", help="Redact every version of a file in --store whose content matches this regex.")
+@click.option("--dry-run", is_flag=True, help="With --pattern: list what would be redacted; change nothing.")
+@click.option("--vacuum", is_flag=True, help="Then rebuild the database file so no copy lingers in free pages.")
+@pass_m
+def redact(c, rev, store_name, pattern, dry_run, vacuum):
+    """Blank the content of a revision (REV), or of every matching version in a store, for good.
+
+    The revision rows stay, marked with who redacted them and when; a content blob goes once
+    nothing refers to it. The version a live file still shows cannot be redacted: change or
+    delete the file first."""
+    if (rev is None) == (pattern is None):
+        raise errors.InvalidInput("give a revision, or --store and --pattern")
+    if pattern is not None and not store_name:
+        raise errors.InvalidInput("--pattern needs --store")
+    if rev is not None and (store_name or dry_run):
+        raise errors.InvalidInput("--store and --dry-run go with --pattern")
+    if rev is not None:
+        r = c.m.redact(rev, identity=c.identity)
+        click.echo(f"redacted revision {r.id} ({r.store_name}:{r.path})")
+    else:
+        rep = c.m.redact_matching(store_name, pattern, identity=c.identity, dry_run=dry_run)
+        for rid in rep.redacted:
+            click.echo(f"{'would redact' if dry_run else 'redacted'} {rev_line(c.m.revision(rid)).strip()}")
+        click.echo(f"{len(rep.redacted)} revisions {'would be ' if dry_run else ''}redacted, "
+                   f"{rep.conflicts_blanked} refused writes blanked, {rep.blobs_removed} blobs removed")
+        if rep.current:
+            shown = ", ".join(f"{c.m.revision(r).path} (revision {r})" for r in rep.current)
+            raise errors.CurrentVersion(f"{len(rep.current)} matching versions are what live files show now, "
+                                        f"not redacted: {shown}; change or delete those files, then run this again")
+    if vacuum and not dry_run:
+        c.m.vacuum()
+        click.echo("database file rebuilt")
