@@ -1,6 +1,5 @@
 """Where things live and who is asking: the database path, the user directory, the identity."""
 
-import getpass
 import os
 import re
 import time
@@ -9,7 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 from . import errors
-from .store import Identity
+from .store import Identity, default_identity
 
 
 def user_dir() -> Path:
@@ -26,16 +25,8 @@ def db_path(explicit: Optional[str] = None) -> str:
 
 
 def identity(agent: Optional[str] = None, session: Optional[str] = None) -> Identity:
-    """An agent (from --agent or $MEMFS_AGENT) is recorded as an agent; a person as operator."""
-    agent = agent or os.environ.get("MEMFS_AGENT")
-    session = session or os.environ.get("MEMFS_SESSION")
-    if agent:
-        return Identity(agent=agent, session=session, actor="agent")
-    try:
-        who = getpass.getuser()
-    except Exception:  # no passwd entry in some containers
-        who = "operator"
-    return Identity(agent=who, session=session, actor="operator")
+    """The CLI's identity: the store's one rule (`memfs.store.default_identity`, docs/identity.md)."""
+    return default_identity(agent, session)
 
 
 _REL = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")

@@ -84,7 +84,7 @@ def test_session_end_starts_a_gated_dream(db_path, transcript, tmp_path):
     assert "dream " in log.read_text(), log.read_text()
     with Memfs(db_path) as m:
         jobs = m.dream_jobs("team-sre")
-        assert len(jobs) == 1 and jobs[0].inputs["sessions"] == ["cc-session-43"], jobs
+        assert len(jobs) == 1 and jobs[0].inputs.sessions == ["cc-session-43"], jobs
         assert jobs[0].status == "completed"
 
 

@@ -181,7 +181,7 @@ def test_engine_writes_nothing(m, store, alice, bob, git_error_sessions):
     assert job.base_rev == head and m.store_head(store) == head
     assert job.status == "completed" and job.review == "proposed"
     assert job.started_at >= job.created_at and job.ended_at >= job.started_at
-    assert sorted(job.inputs["sessions"]) == ["s-alice", "s-bob", "s-test", "sess-alice", "sess-bob", "sess-carol"]
+    assert sorted(job.inputs.sessions) == ["s-alice", "s-bob", "s-test", "sess-alice", "sess-bob", "sess-carol"]
 
 
 @pytest.mark.parametrize("bad", [dict(since=1.0, sessions=["x"]), dict(budget_tokens=0),

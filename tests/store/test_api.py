@@ -87,3 +87,25 @@ def test_diff_text_between_two_revisions(m, store):
     text = m.diff_text(store.name, "/f", a, b)
     assert "-one\n+two\n" in text and f"a/f@{a}" in text
     assert m.diff_text(store, "/f", a, a) == ""
+
+
+def test_one_identity_rule_for_the_library_and_the_cli(db_path, monkeypatch, memfs_cli):
+    import getpass
+
+    from memfs import config
+
+    monkeypatch.setenv("MEMFS_AGENT", "bot-7")
+    monkeypatch.setenv("MEMFS_SESSION", "ses-1")
+    with Memfs(db_path) as lib:
+        s = lib.create_store("ident")
+        r = lib.write(s, "/a", b"x").revision
+    assert (r.agent, r.session, r.actor) == ("bot-7", "ses-1", "agent")
+    with Memfs(db_path) as lib:
+        assert config.identity() == lib.identity
+    assert memfs_cli("put", "ident:/b", input=b"y").exit_code == 0
+    with Memfs(db_path) as lib:
+        assert lib.log("ident", "/b")[0].actor == "agent"
+    monkeypatch.delenv("MEMFS_AGENT")
+    with Memfs(db_path) as lib:
+        r = lib.write("ident", "/c", b"z").revision
+    assert (r.agent, r.actor) == (getpass.getuser(), "operator")

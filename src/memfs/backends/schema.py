@@ -261,6 +261,32 @@ MIGRATIONS = [
          # does anyway
          "postgresql": ""},
     ),
+    (
+        # a dream job's inputs in one vocabulary (store.records.DreamInputs): the HTTP API wrote
+        # `session_ids` and `time_window` where the library wrote `sessions` and `since`; a row
+        # that has both keeps the library's (what was dreamed). JSON functions differ by engine.
+        "m011_dream_inputs_one_vocabulary",
+        {"sqlite": """
+        UPDATE dream_jobs SET inputs = json_set(inputs, '$.sessions', json(json_extract(inputs, '$.session_ids')))
+            WHERE json_type(inputs, '$.session_ids') IS NOT NULL
+            AND COALESCE(json_type(inputs, '$.sessions'), 'null') = 'null';
+        UPDATE dream_jobs SET inputs = json_set(inputs, '$.since', json_extract(inputs, '$.time_window'))
+            WHERE json_type(inputs, '$.time_window') IS NOT NULL
+            AND COALESCE(json_type(inputs, '$.since'), 'null') = 'null';
+        UPDATE dream_jobs SET inputs = json_remove(inputs, '$.session_ids', '$.time_window')
+            WHERE json_type(inputs, '$.session_ids') IS NOT NULL OR json_type(inputs, '$.time_window') IS NOT NULL;
+        """,
+         "postgresql": """
+        UPDATE dream_jobs SET inputs = jsonb_set(inputs::jsonb, '{sessions}', inputs::jsonb -> 'session_ids')::text
+            WHERE (inputs::jsonb -> 'session_ids') IS NOT NULL
+            AND COALESCE(inputs::jsonb -> 'sessions', 'null'::jsonb) = 'null'::jsonb;
+        UPDATE dream_jobs SET inputs = jsonb_set(inputs::jsonb, '{since}', inputs::jsonb -> 'time_window')::text
+            WHERE (inputs::jsonb -> 'time_window') IS NOT NULL
+            AND COALESCE(inputs::jsonb -> 'since', 'null'::jsonb) = 'null'::jsonb;
+        UPDATE dream_jobs SET inputs = (inputs::jsonb - 'session_ids' - 'time_window')::text
+            WHERE (inputs::jsonb -> 'session_ids') IS NOT NULL OR (inputs::jsonb -> 'time_window') IS NOT NULL;
+        """},
+    ),
 ]
 
 

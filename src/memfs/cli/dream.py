@@ -52,7 +52,7 @@ def _job(m, job_id):
 
 def _job_line(j) -> str:
     n = len((j.proposal or {}).get("changes", []))
-    return (f"dream {j.id} of {j.store_name} {j.status}: {len(j.inputs.get('sessions', []))} sessions, "
+    return (f"dream {j.id} of {j.store_name} {j.status}: {len(j.inputs.sessions or [])} sessions, "
             f"{n} changes proposed")
 
 
@@ -119,7 +119,7 @@ def dream_run(c, store_name, since, session_ids, engine, model, instructions, bu
 def _job_row(j):
     return {"id": j.id, "store": j.store_name, "status": j.status, "review": j.review, "engine": j.engine,
             "model": j.model, "base_rev": j.base_rev, "created": config.fmt_time(j.created_at),
-            "ended": config.fmt_time(j.ended_at), "sessions": len((j.inputs or {}).get("sessions", [])),
+            "ended": config.fmt_time(j.ended_at), "sessions": len(j.inputs.sessions or []),
             "changes": len((j.proposal or {}).get("changes", [])), "usage": j.usage,
             "error": (j.error or {}).get("message")}
 

@@ -8,11 +8,11 @@ a new store with `into_new_store`). The store's dream lock is held while the eng
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Optional
 
 from .. import errors
-from ..store import FILE, is_binary
+from ..store import FILE, DreamInputs, is_binary
 from .. import transcripts as T
 from . import apply as applying
 from . import engines, lock
@@ -115,17 +115,17 @@ def run(m, store_ref, *, since: Optional[float] = None, sessions: Optional[Itera
         regs = m.transcripts(session_ids=ids)
         output = ({"type": "create_new", "memory_store": into_new_store} if into_new_store else
                   {"type": "update_existing", "memory_store": store.name} if apply else {"type": "propose"})
-        inputs = {"memory_store": store.name, "sessions": ids, "since": None if sessions else window,
-                  "transcripts": [t.path for t in regs], "budget_tokens": budget_tokens}
+        chosen = dict(memory_store=store.name, sessions=ids, since=None if sessions else window,
+                      transcripts=[t.path for t in regs], budget_tokens=budget_tokens)
         if job_id is not None:
             old = m.dream_job(job_id)
             job = m.update_dream_job(job_id, expect_status=("pending",), status="running", started_at=time.time(),
-                                     base_rev=head, inputs={**(old.inputs or {}), **inputs},
+                                     base_rev=head, inputs=replace(old.inputs, **chosen),
                                      output={**(old.output or {}), **output},
                                      model=model or old.model or getattr(eng, "model", None))
         else:
             job = m.create_dream_job(store, engine=engine, model=model or getattr(eng, "model", None),
-                                     instructions=instructions, inputs=inputs, output=output)
+                                     instructions=instructions, inputs=DreamInputs(**chosen), output=output)
             job = m.update_dream_job(job.id, status="running", started_at=time.time(), base_rev=head)
         res = RunResult(job)
         ctx = None
@@ -252,7 +252,7 @@ def run_all(m, *, since: Optional[float], min_sessions: int, log: Callable[[str]
         j = res.job
         if j.status == "completed":
             n = len((j.proposal or {}).get("changes", []))
-            log(f"{st.name}: {j.id} completed: {len(j.inputs.get('sessions', []))} sessions, {n} changes proposed"
+            log(f"{st.name}: {j.id} completed: {len(j.inputs.sessions or [])} sessions, {n} changes proposed"
                 + (f", applied {len(res.apply_report.applied)}" if res.apply_report else ""))
         else:
             failed += 1

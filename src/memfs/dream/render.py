@@ -76,14 +76,14 @@ def render_change(con: Console, ch: Change, base: Optional[str], state: Optional
 
 
 def job_header(job) -> list[str]:
-    ins = job.inputs or {}
+    ins = job.inputs
     usage = job.usage or {}
     lines = [f"dream {job.id}  store {job.store_name}  engine {job.engine}"
              f"{'  model ' + job.model if job.model else ''}",
              f"status {job.status}  review {job.review}  base revision {job.base_rev}  "
              f"created {fmt_time(job.created_at)}  ended {fmt_time(job.ended_at)}",
-             f"sessions {len(ins.get('sessions', []))}  transcripts {len(ins.get('transcripts', []))}"
-             + (f"  since {fmt_time(ins['since'])}" if ins.get("since") else "")]
+             f"sessions {len(ins.sessions or [])}  transcripts {len(ins.transcripts)}"
+             + (f"  since {fmt_time(ins.since)}" if ins.since else "")]
     if usage.get("input_tokens") or usage.get("output_tokens"):
         lines.append("usage " + "  ".join(f"{k} {v}" for k, v in sorted(usage.items())))
     if job.error:

@@ -23,6 +23,7 @@ import os
 import re
 import threading
 import time
+from dataclasses import replace
 from typing import Any, Optional
 
 from fastapi import FastAPI, Query, Request
@@ -34,7 +35,7 @@ from ..dream import engines
 from ..dream.lock import LockHeld
 from ..dream.proposal import Proposal
 from ..dream.render import hunks, place
-from ..store import Memfs
+from ..store import DreamInputs, Memfs
 from . import ids, render
 
 log = logging.getLogger("memfs.http")
@@ -181,23 +182,23 @@ def _ms(s) -> Optional[str]:
 def status_of(j) -> str:
     """A dream made through the API is `completed` once its output step (the new store, or the
     apply) is done too, not when the engine finished: until then it shows as `running`."""
-    if j.status == "completed" and (j.inputs or {}).get("api") and not (j.output or {}).get("finalized"):
+    if j.status == "completed" and j.inputs.api and not (j.output or {}).get("finalized"):
         return "running"
     return j.status
 
 
 def dream(m: Memfs, j) -> dict:
-    ins = j.inputs or {}
+    ins = j.inputs
     out = j.output or {}
     try:
         src = m.get_store(j.store_id)
     except errors.StoreNotFound:
         src = None
     inputs = [{"type": "memory_store", "memory_store_id": _ms(src)}]
-    if ins.get("time_window") is not None or (ins.get("since") is not None and not ins.get("session_ids")):
-        inputs.append({"type": "time_window", "since": render.ts(ins.get("time_window", ins.get("since")))})
+    if ins.since is not None:  # the sessions were chosen by time
+        inputs.append({"type": "time_window", "since": render.ts(ins.since)})
     else:
-        inputs.append({"type": "sessions", "session_ids": sorted(ins.get("session_ids") or ins.get("sessions") or [])})
+        inputs.append({"type": "sessions", "session_ids": sorted(ins.sessions or [])})
     kind = out.get("type")
     outputs = []
     status = status_of(j)
@@ -210,7 +211,7 @@ def dream(m: Memfs, j) -> dict:
         if out.get("memory_store_id"):
             outputs.append({"type": "memory_store", "memory_store_id": out["memory_store_id"]})
     usage = j.usage or {}
-    model = ins.get("model") or {"id": j.model or j.engine, "speed": "standard"}
+    model = ins.model or {"id": j.model or j.engine, "speed": "standard"}
     applied = j.applied or {}
     return {
         "type": "dream", "id": j.id, "status": status, "inputs": inputs, "model": model,
@@ -358,8 +359,7 @@ def add_routes(app: FastAPI, ctx) -> None:
             raise _conflict(f"dream {busy[0].id} of memory store {s.uid} has not stopped yet")
         engine = os.environ.get("MEMFS_DREAM_ENGINE") or engines.default_engine()
         engines.get(engine)  # an unknown engine is the server's misconfiguration: fail here, not later
-        inputs = {"memory_store": s.name, "session_ids": session_ids, "time_window": since, "model": model,
-                  "api": True}
+        inputs = DreamInputs(memory_store=s.name, sessions=session_ids, since=since, model=model, api=True)
         with c.writing:
             j = c.m.create_dream_job(s, engine=engine, model=model["id"], instructions=body.instructions,
                                      inputs=inputs, output={"type": kind})
@@ -401,7 +401,7 @@ def add_routes(app: FastAPI, ctx) -> None:
                 access[j.store_id] = c.access(c.m.get_store(j.store_id))
             if not access[j.store_id]:
                 continue
-            if not include_archived and (j.inputs or {}).get("archived_at"):
+            if not include_archived and j.inputs.archived_at:
                 continue
             if statuses and status_of(j) not in statuses:
                 continue
@@ -447,9 +447,9 @@ def add_routes(app: FastAPI, ctx) -> None:
         j, _ = visible(c, dream_id, write=True)
         if status_of(j) in ("pending", "running"):
             raise _conflict(f"dream {j.id} is {status_of(j)}: cancel it or let it finish before archiving it")
-        if not (j.inputs or {}).get("archived_at"):
+        if not j.inputs.archived_at:
             with c.writing:
-                j = c.m.update_dream_job(j.id, inputs={**(j.inputs or {}), "archived_at": time.time()})
+                j = c.m.update_dream_job(j.id, inputs=replace(j.inputs, archived_at=time.time()))
         return dream(c.m, j)
 
     @app.get(D + "/{dream_id}/diff", response_model=None, tags=tags)

@@ -29,6 +29,7 @@ from .records import (
     ApiKey,
     Conflict,
     DoctorReport,
+    DreamInputs,
     DreamJob,
     Entry,
     FileInfo,
@@ -53,7 +54,7 @@ from .search import SEARCH_BATCH
 
 __all__ = [
     "ACTORS", "DEFAULT_MAX_CONTENT", "DIR", "DREAM_REVIEWS", "DREAM_STATUSES", "FILE", "GONE_OPS", "LEASE_SECONDS",
-    "SEARCH_BATCH", "SYMLINK", "VERSION_OPS", "ApiKey", "Conflict", "DoctorReport", "DreamJob", "Entry", "FileInfo",
+    "SEARCH_BATCH", "SYMLINK", "VERSION_OPS", "ApiKey", "Conflict", "DoctorReport", "DreamInputs", "DreamJob", "Entry", "FileInfo",
     "GrepMatch", "Hook", "Identity", "Memfs", "MigrateReport", "Node", "RedactReport", "Revision", "Session", "Store",
     "TranscriptInfo", "WriteOptions", "WriteResult", "check_hash", "default_identity", "is_binary", "migrate_database", "sha256",
 ]

@@ -10,12 +10,23 @@ import time
 from typing import Iterable, Optional
 
 from .. import errors
-from .records import _DREAM_JSON, DREAM_REVIEWS, DREAM_STATUSES, DreamJob
+from .records import _DREAM_JSON, DREAM_REVIEWS, DREAM_STATUSES, DreamInputs, DreamJob
+
+
+def _inputs(inputs) -> dict:
+    """A job's inputs as stored: a DreamInputs (or a dict of its fields) in its one vocabulary."""
+    if inputs is None:
+        return DreamInputs().to_dict()
+    if isinstance(inputs, dict):
+        inputs = DreamInputs.from_dict(inputs)
+    if not isinstance(inputs, DreamInputs):
+        raise errors.InvalidInput("a dream job's inputs are a DreamInputs")
+    return inputs.to_dict()
 
 
 class DreamsMixin:
     def create_dream_job(self, ref, *, engine: str, model: Optional[str] = None, instructions: Optional[str] = None,
-                         inputs: Optional[dict] = None, output: Optional[dict] = None) -> DreamJob:
+                         inputs: Optional[DreamInputs] = None, output: Optional[dict] = None) -> DreamJob:
         store = self._store(ref)
         if instructions is not None and len(instructions) > 4096:
             raise errors.InvalidInput("instructions are longer than 4,096 characters")
@@ -23,7 +34,7 @@ class DreamsMixin:
         with self.db.write() as tx:
             tx.run("INSERT INTO dream_jobs (id, store_id, status, engine, model, instructions, inputs, output, host, pid,"
                    " created_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
-                   (jid, store.id, engine, model, instructions, json.dumps(inputs or {}), json.dumps(output or {}),
+                   (jid, store.id, engine, model, instructions, json.dumps(_inputs(inputs)), json.dumps(output or {}),
                     socket.gethostname(), os.getpid(), time.time()))
         return self.dream_job(jid)
 
@@ -59,6 +70,8 @@ class DreamsMixin:
             raise errors.InvalidInput(f"status must be one of {', '.join(DREAM_STATUSES)}")
         if "review" in fields and fields["review"] not in DREAM_REVIEWS:
             raise errors.InvalidInput(f"review must be one of {', '.join(DREAM_REVIEWS)}")
+        if "inputs" in fields:
+            fields["inputs"] = _inputs(fields["inputs"])
         vals = {k: (json.dumps(v, sort_keys=True) if k in _DREAM_JSON and v is not None else v) for k, v in fields.items()}
         with self.db.write() as tx:
             cur = tx.one("SELECT status FROM dream_jobs WHERE id = ?", (job_id,))

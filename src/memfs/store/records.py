@@ -3,6 +3,7 @@ operations, and the small pure helpers (hashing, checks) every part of the store
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
 import os
@@ -337,6 +338,45 @@ _DREAM_JSON = ("inputs", "output", "proposal", "usage", "error", "applied")
 
 
 @dataclass
+class DreamInputs:
+    """What a dream job reads: one vocabulary for every front end (CLI, HTTP, library).
+
+    - `memory_store`: the store's name when the job was made.
+    - `sessions`: the session ids dreamed: those asked for, or (when `since` is set) those found
+      active in the store since then. None until known (a job made by the API, not yet run).
+    - `since`: set when the sessions were chosen by time (the window's start, epoch seconds);
+      None when they were named.
+    - `transcripts`: the transcript files read. `budget_tokens`: the engine's token budget.
+    - `model`: the model object the HTTP API was given ({id, speed}); `api`: made through
+      `POST /v1/dreams`; `archived_at`: archived through the API.
+
+    Rows written before migration m011 named `sessions` `session_ids` and `since` `time_window`
+    (the HTTP API's words); m011 rewrote them, and `from_dict` still reads them."""
+
+    memory_store: Optional[str] = None
+    sessions: Optional[list] = None
+    since: Optional[float] = None
+    transcripts: list = field(default_factory=list)
+    budget_tokens: Optional[int] = None
+    model: Optional[dict] = None
+    api: bool = False
+    archived_at: Optional[float] = None
+
+    @classmethod
+    def from_dict(cls, d: Optional[dict]) -> "DreamInputs":
+        d = dict(d or {})
+        if d.get("sessions") is None and "session_ids" in d:
+            d["sessions"] = d["session_ids"]
+        if d.get("since") is None and "time_window" in d:
+            d["since"] = d["time_window"]
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in d.items() if k in known and v is not None})
+
+    def to_dict(self) -> dict:
+        return {f: getattr(self, f) for f in self.__dataclass_fields__}
+
+
+@dataclass
 class DreamJob:
     """A dream job: inputs, life-cycle status, base revision, the proposal (structured data),
     usage, timings, errors, and what of it was applied (`review`, `applied`)."""
@@ -347,7 +387,7 @@ class DreamJob:
     engine: str
     model: Optional[str]
     instructions: Optional[str]
-    inputs: dict
+    inputs: DreamInputs
     output: dict
     base_rev: Optional[int]
     proposal: Optional[dict]
@@ -369,22 +409,39 @@ class DreamJob:
         d = dict(r)
         for k in _DREAM_JSON:
             d[k] = json.loads(d[k]) if d.get(k) is not None else None
+        d["inputs"] = DreamInputs.from_dict(d["inputs"])
         return cls(**d)
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        d = dict(self.__dict__)
+        d["inputs"] = self.inputs.to_dict()
+        return d
 
 
 def _now_ns() -> int:
     return time.time_ns()
 
 
-def default_identity() -> Identity:
-    return Identity(
-        agent=os.environ.get("MEMFS_AGENT") or os.environ.get("USER") or "operator",
-        session=os.environ.get("MEMFS_SESSION"),
-        actor="operator",
-    )
+def default_identity(agent: Optional[str] = None, session: Optional[str] = None) -> Identity:
+    """Who a caller is when it says nothing else: THE identity rule (docs/identity.md).
+
+    :param agent: an agent id (the CLI's --agent); default $MEMFS_AGENT
+    :param session: a session id (the CLI's --session); default $MEMFS_SESSION
+
+    An agent id, given or in $MEMFS_AGENT, is recorded as that agent with actor "agent"; without
+    one the writer is a person: actor "operator", agent their login name. `Memfs(db)` without an
+    `identity`, the CLI, and every library caller follow this. Front ends that know better
+    record what they know: a mount and MCP always write as actor "agent", the HTTP API as "api"
+    (the key's name as agent), a dream as "dream" (agent "memfs-dream", session = the job)."""
+    agent = agent or os.environ.get("MEMFS_AGENT")
+    session = session or os.environ.get("MEMFS_SESSION")
+    if agent:
+        return Identity(agent=agent, session=session, actor="agent")
+    try:
+        who = getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        who = "operator"
+    return Identity(agent=who, session=session, actor="operator")
 
 
 
