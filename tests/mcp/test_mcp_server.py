@@ -8,12 +8,10 @@ import sys
 
 import anyio
 import pytest
+from mcp import ClientSession, StdioServerParameters  # a declared dependency: never skipped
+from mcp.client.stdio import stdio_client
 
 from memfs import Identity, Memfs
-
-mcp = pytest.importorskip("mcp")
-from mcp import ClientSession, StdioServerParameters  # noqa: E402
-from mcp.client.stdio import stdio_client  # noqa: E402
 
 
 def memfs_exe():

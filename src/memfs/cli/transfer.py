@@ -4,6 +4,7 @@ import os
 
 import click
 
+from .. import errors
 from .common import pass_m
 
 
@@ -35,8 +36,10 @@ def replicate(c, target, stores, once, key):
 
 @click.command("export")
 @click.argument("store_name", metavar="STORE")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "tar"]), default="jsonl", show_default=True,
-              help="jsonl: one record per revision and blob; tar: the tree as files plus .memfs-history.jsonl.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "tar", "sqlite"]), default="jsonl", show_default=True,
+              help="jsonl: one record per revision and blob; tar: the tree as files plus .memfs-history.jsonl; "
+                   "sqlite: a SQLite database (tables stores, files, revisions: every revision, with its "
+                   "attribution and content) for sqlite-utils or Datasette; needs -o.")
 @click.option("--with-history", is_flag=True, help="Every revision (default: only the current tree).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write (default: standard output).")
 @pass_m
@@ -45,6 +48,14 @@ def export_cmd(c, store_name, fmt, with_history, output):
     from ..replication import export_store
 
     c.m.get_store(store_name)  # an unknown store fails before any file is made
+    if fmt == "sqlite":
+        from ..export_sqlite import export_sqlite
+
+        if not output:
+            raise errors.InvalidInput("--format sqlite writes a database file: give -o FILE")
+        n = export_sqlite(c.m, store_name, output)
+        click.echo(f"exported {store_name}: {n['revisions']} revisions, {n['files']} files to {output}", err=True)
+        return
     if not output:
         export_store(c.m, store_name, click.get_binary_stream("stdout"), fmt, with_history)
         return
