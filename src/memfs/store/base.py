@@ -13,6 +13,9 @@ from .records import DIR, GONE_OPS, Identity, Revision, Store, default_identity,
 
 
 class StoreBase:
+    """What every part shares: the backend (`self.db`), the default identity, and the internals
+    that resolve stores, check they are writable, allocate node ids and append revisions."""
+
     def __init__(self, db: str, *, identity: Optional[Identity] = None, **backend_options):
         self.db = open_backend(str(db), **backend_options)
         self.identity = identity or default_identity()
@@ -21,6 +24,7 @@ class StoreBase:
         self._hookless: set[int] = set()
 
     def close(self):
+        """Close the database connection(s). A Memfs is also a context manager that closes on exit."""
         self.db.close()
 
     def __enter__(self):

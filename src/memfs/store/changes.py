@@ -10,6 +10,8 @@ POLL = 0.05  # seconds between data_version() checks while waiting without notif
 
 
 class ChangesMixin:
+    """Following another connection's commits, and reading from one snapshot."""
+
     def data_version(self) -> int:
         """A number that changes whenever another connection commits (cheap: for polling).
 

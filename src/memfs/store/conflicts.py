@@ -10,9 +10,21 @@ from .records import Conflict, Identity, sha256
 
 
 class ConflictsMixin:
+    """Refused writes, kept to be read back."""
+
     def record_conflict(self, ref, path: str, content: Optional[bytes], *, base_sha256: Optional[str],
                         reason: str, identity: Optional[Identity] = None) -> Conflict:
-        """Keep a refused write where it can be read back (`.memfs/conflicts/` on the mount)."""
+        """Keep a refused write where it can be read back (`.memfs/conflicts/` on the mount).
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param path: the file it was for
+        :param content: the refused bytes (None: none to keep)
+        :param base_sha256: the version the writer started from
+        :param reason: why it was refused (one line)
+        :param identity: who acts (default: this Memfs's identity)
+        :returns: the Conflict
+
+        Raises StoreNotFound."""
         store = self._store(ref)
         path = paths.normalize(path)
         ident = identity or self.identity
@@ -32,6 +44,13 @@ class ConflictsMixin:
             return Conflict._from(tx.one("SELECT * FROM conflicts WHERE id = ?", (cid,)))
 
     def conflicts(self, ref, *, session: Optional[str] = None) -> list[Conflict]:
+        """A store's refused writes, oldest first.
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param session: only this session's
+        :returns: a list of Conflict
+
+        Raises StoreNotFound."""
         store = self._store(ref)
         q, params = "SELECT * FROM conflicts WHERE store_id = ?", [store.id]
         if session:

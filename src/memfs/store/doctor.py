@@ -7,8 +7,14 @@ from .records import DoctorReport, sha256
 
 
 class DoctorMixin:
+    """Integrity checks."""
+
     def doctor(self, read_data: bool = True) -> DoctorReport:
-        """Structural checks always; `read_data` re-hashes every blob."""
+        """Check the database: the engine's own integrity check, every revision's blob, every
+        node's head, parents, roots; with `read_data`, every blob re-hashed.
+
+        :param read_data: re-hash every blob (slow on large databases)
+        :returns: a DoctorReport (`ok`, `problems`, `checked` counts)"""
         rep = DoctorReport()
         p = rep.problems
         p += [{"type": "integrity_check", "message": m} for m in self.db.check()]

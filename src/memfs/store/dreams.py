@@ -25,8 +25,21 @@ def _inputs(inputs) -> dict:
 
 
 class DreamsMixin:
+    """Dream jobs, the per-store dream lock, the model call log."""
+
     def create_dream_job(self, ref, *, engine: str, model: Optional[str] = None, instructions: Optional[str] = None,
                          inputs: Optional[DreamInputs] = None, output: Optional[dict] = None) -> DreamJob:
+        """Record a new (pending) dream job; memfs/dream/jobs.py runs it.
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param engine: the engine's name (local, claude)
+        :param model: the model it will use
+        :param instructions: up to 4,096 characters for the engine
+        :param inputs: what it reads (DreamInputs, or a dict of its fields)
+        :param output: what it makes ({"type": "propose" | "update_existing" | "create_new", ...})
+        :returns: the DreamJob
+
+        Raises InvalidInput, StoreNotFound."""
         store = self._store(ref)
         if instructions is not None and len(instructions) > 4096:
             raise errors.InvalidInput("instructions are longer than 4,096 characters")
@@ -39,6 +52,12 @@ class DreamsMixin:
         return self.dream_job(jid)
 
     def dream_job(self, job_id: str) -> DreamJob:
+        """One dream job by id.
+
+        :param job_id: its id (drm_…)
+        :returns: the DreamJob
+
+        Raises NotFound."""
         r = self.db.one("SELECT j.*, s.name AS store_name FROM dream_jobs j LEFT JOIN stores s ON s.id = j.store_id"
                         " WHERE j.id = ?", (job_id,))
         if r is None:
@@ -46,7 +65,14 @@ class DreamsMixin:
         return DreamJob._from(r)
 
     def dream_jobs(self, ref=None, *, status: Optional[str] = None, limit: Optional[int] = None) -> list[DreamJob]:
-        """Dream jobs, newest first."""
+        """Dream jobs, newest first.
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store (optional): only this store's
+        :param status: only in this status
+        :param limit: at most this many
+        :returns: a list of DreamJob
+
+        Raises StoreNotFound."""
         where, params = [], []
         if ref is not None:
             where.append("j.store_id = ?"), params.append(self._store(ref).id)
@@ -59,8 +85,17 @@ class DreamsMixin:
         return [DreamJob._from(r) for r in self.db.all(sql, params)]
 
     def update_dream_job(self, job_id: str, *, expect_status: Optional[Iterable[str]] = None, **fields) -> DreamJob:
-        """Set fields of a job (JSON fields as Python values). With `expect_status`, only if the
-        job is in one of those states (InvalidInput otherwise)."""
+        """Set fields of a job: status, base_rev, proposal, usage, error, review, applied,
+        started_at, ended_at, applied_at, output, inputs (a DreamInputs) and model; JSON fields as
+        Python values.
+
+        :param job_id: the job
+        :param expect_status: only if the job is in one of these states
+        :param fields: the fields to set
+        :returns: the DreamJob as updated
+
+        Raises NotFound, InvalidInput (an unknown field or value, or the job is not in
+        `expect_status`)."""
         allowed = {"status", "base_rev", "proposal", "usage", "error", "review", "applied", "started_at", "ended_at",
                    "applied_at", "output", "inputs", "model"}
         bad = set(fields) - allowed
@@ -85,7 +120,13 @@ class DreamsMixin:
         return self.dream_job(job_id)
 
     def cancel_dream_job(self, job_id: str) -> DreamJob:
-        """Ask a pending or running job to stop (its runner checks between steps)."""
+        """Ask a pending or running job to stop (its runner checks between steps). A finished job is
+        left alone.
+
+        :param job_id: the job
+        :returns: the DreamJob
+
+        Raises NotFound."""
         with self.db.write() as tx:
             cur = tx.one("SELECT status FROM dream_jobs WHERE id = ?", (job_id,))
             if cur is None:
@@ -97,9 +138,18 @@ class DreamsMixin:
 
     def acquire_dream_lock(self, ref, job_id: Optional[str], *, host: str, pid: int, user: Optional[str] = None,
                            is_stale=None) -> Optional[dict]:
-        """Take the store's dream lock. Returns None when taken, else the holder's record (host,
-        pid, user, time) when another live holder has it. `is_stale(record)` decides whether an
-        existing lock can be broken (its process is gone)."""
+        """Take the store's dream lock (one dream at a time per store).
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param job_id: the job that takes it
+        :param host: this host's name
+        :param pid: this process's id
+        :param user: who runs it
+        :param is_stale: `is_stale(record)` says whether an existing lock may be broken (its process
+            is gone)
+        :returns: None when taken; else the live holder's record (host, pid, user, acquired_at)
+
+        Raises StoreNotFound."""
         store = self._store(ref)
         with self.db.write() as tx:
             cur = tx.one("SELECT * FROM dream_locks WHERE store_id = ?", (store.id,))
@@ -113,12 +163,25 @@ class DreamsMixin:
         return None
 
     def release_dream_lock(self, ref, *, host: str, pid: int) -> bool:
+        """Release the store's dream lock if this host and process hold it.
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param host: the holder's host
+        :param pid: the holder's process id
+        :returns: whether a lock was released
+
+        Raises StoreNotFound."""
         store = self._store(ref)
         with self.db.write() as tx:
             return tx.run("DELETE FROM dream_locks WHERE store_id = ? AND host = ? AND pid = ?",
                           (store.id, host, pid)) > 0
 
     def dream_lock(self, ref) -> Optional[dict]:
+        """The store's dream lock record, or None when free.
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+
+        Raises StoreNotFound."""
         store = self._store(ref)
         r = self.db.one("SELECT * FROM dream_locks WHERE store_id = ?", (store.id,))
         return dict(r) if r else None
@@ -126,7 +189,17 @@ class DreamsMixin:
     def log_dream_call(self, job_id: str, *, phase: str, model: Optional[str], request: dict,
                        response: Optional[dict], usage: Optional[dict] = None, duration: float = 0.0,
                        error: Optional[str] = None) -> int:
-        """Every model call a dream makes is logged: prompt, response, model, tokens, duration."""
+        """Log one model call of a dream: prompt, response, model, tokens, duration.
+
+        :param job_id: the job
+        :param phase: which step made it
+        :param model: the model
+        :param request: what was sent
+        :param response: what came back (None: nothing)
+        :param usage: token counts (input_tokens, output_tokens, cache_*)
+        :param duration: seconds
+        :param error: the error, when it failed
+        :returns: the log row's id"""
         u = usage or {}
         with self.db.write() as tx:
             return tx.run("INSERT INTO dream_calls (job_id, phase, model, request, response, input_tokens, output_tokens,"
@@ -139,5 +212,8 @@ class DreamsMixin:
                            duration, error, time.time()))
 
     def dream_calls(self, job_id: str) -> list[dict]:
+        """The model calls a job made, in order, as dicts (request and response as JSON text).
+
+        :param job_id: the job"""
         rows = self.db.all("SELECT * FROM dream_calls WHERE job_id = ? ORDER BY id", (job_id,))
         return [dict(r) for r in rows]

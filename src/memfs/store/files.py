@@ -10,6 +10,8 @@ from .records import DIR, FILE, VERSION_OPS, FileInfo, Identity, Node, Revision,
 
 
 class FilesMixin:
+    """The HTTP API's view: files by id, versions of files."""
+
     def _file_rows(self, tx, where: str, params) -> list[FileInfo]:
         rows = tx.all("SELECT n.id, n.store_id, n.path, n.sha256, n.size, n.created_at, r.id AS rev, r.op,"
                       " r.created_at AS rtime FROM nodes n JOIN revisions r ON r.id = n.head_rev"
@@ -26,7 +28,13 @@ class FilesMixin:
         return out
 
     def file(self, ref, node_id: int) -> FileInfo:
-        """A live file of a store by its id."""
+        """A live file of a store by its id (the HTTP API's memory).
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param node_id: the file's id
+        :returns: a FileInfo
+
+        Raises PathNotFound, StoreNotFound."""
         store = self._store(ref)
         with self.db.read() as tx:
             rows = self._file_rows(tx, "n.store_id = ? AND n.id = ?", (store.id, node_id))
@@ -36,11 +44,18 @@ class FilesMixin:
 
     def files(self, ref, prefix: str = "/", *, depth: int = 0, after: Optional[str] = None,
               limit: int = 100) -> list:
-        """Live files below the directory `prefix`, in path (byte) order: FileInfo objects. With
-        depth=N (N >= 1), only files at most N levels below `prefix`; for each directory N levels
-        down that holds files somewhere below, its path with a trailing '/' (a str: Anthropic's
-        memory_prefix roll-up; empty directories do not show). depth=0: every file, no roll-ups.
-        `after` is the last path or roll-up of the previous page."""
+        """Live files below the directory `prefix`, in path (byte) order, a page at a time.
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param prefix: the directory
+        :param depth: 0: every file, no roll-ups; N >= 1: only files at most N levels below `prefix`,
+            and for each directory N levels down that holds files somewhere below, its path with a
+            trailing '/' (a str: Anthropic's memory_prefix roll-up; empty directories do not show)
+        :param after: the last path or roll-up of the previous page
+        :param limit: at most this many items
+        :returns: a list of FileInfo and roll-up strings
+
+        Raises InvalidInput (a cursor of another listing), StoreNotFound."""
         store = self._store(ref)
         p = paths.normalize(prefix)
         base = "/" if p == "/" else p + "/"
@@ -100,9 +115,18 @@ class FilesMixin:
 
     def create_file(self, ref, path: str, content: bytes, *, identity: Optional[Identity] = None,
                     message: Optional[str] = None, hooks: bool = True) -> WriteResult:
-        """Create a file (and its missing parent directories); a taken path raises AlreadyExists
-        whose `details['node_id']` names the file in the way, even when it has this content.
-        `hooks=False`: the caller ran `run_write_hooks` already."""
+        """Create a file (and its missing parent directories).
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param path: the new file's path
+        :param content: its content
+        :param identity: who acts (default: this Memfs's identity)
+        :param message: a note recorded on the revision
+        :param hooks: run the write hooks (False: the caller ran `run_write_hooks` already)
+        :returns: a WriteResult (`redacted`: a hook replaced the content)
+
+        Raises AlreadyExists (its `details['node_id']` names the file in the way, even when it has
+        this content), ContentTooLarge, HookRefused, ReadOnly, StoreNotFound."""
         store = self._store(ref)
         path = paths.normalize(path)
         if path == "/":
@@ -124,9 +148,22 @@ class FilesMixin:
                     if_match: Optional[str] = None, identity: Optional[Identity] = None,
                     message: Optional[str] = None, hooks: bool = True) -> WriteResult:
         """Change a file's content and/or path (a rename, creating missing parent directories) by
-        its id, in one transaction. `if_match` guards the current content; when the file already
-        has the requested content and path nothing is written and `if_match` is not checked, so
-        a retry is safe. A rename and a content change are two revisions (rename, then write)."""
+        its id, in one transaction. When the file already has the requested content and path
+        nothing is written and `if_match` is not checked, so a retry is safe. A rename and a content
+        change are two revisions (rename, then write).
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param node_id: the file's id
+        :param content: the new content (None: unchanged)
+        :param path: the new path (None: unchanged)
+        :param if_match: only if the stored content has this SHA-256
+        :param identity: who acts (default: this Memfs's identity)
+        :param message: a note recorded on the write
+        :param hooks: run the write hooks (False: the caller ran them)
+        :returns: a WriteResult
+
+        Raises PathNotFound, AlreadyExists, PreconditionFailed, ContentTooLarge, HookRefused, ReadOnly,
+        StoreNotFound."""
         if isinstance(content, str):
             content = content.encode("utf-8")
         if if_match is not None:
@@ -167,7 +204,15 @@ class FilesMixin:
 
     def delete_file(self, ref, node_id: int, *, if_match: Optional[str] = None,
                     identity: Optional[Identity] = None) -> Revision:
-        """Delete a file by its id; `if_match` guards its content."""
+        """Delete a file by its id.
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param node_id: the file's id
+        :param if_match: only if the stored content has this SHA-256
+        :param identity: who acts (default: this Memfs's identity)
+        :returns: the delete's Revision
+
+        Raises PathNotFound, PreconditionFailed, Leased, ReadOnly, StoreNotFound."""
         store = self._store(ref)
         with self.db.write() as tx:
             store = self._writable(tx, store)
@@ -181,8 +226,21 @@ class FilesMixin:
                  session: Optional[str] = None, api_key_id: Optional[str] = None, since: Optional[float] = None,
                  until: Optional[float] = None, before: Optional[int] = None, dream_job: Optional[str] = None,
                  limit: Optional[int] = None) -> list[Revision]:
-        """A store's file versions (revisions in VERSION_OPS), newest first, filtered; `before` is
-        a revision id (the cursor of the previous page)."""
+        """A store's file versions (revisions in VERSION_OPS), newest first, filtered.
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param node_id: only this file's
+        :param ops: only these operations (of VERSION_OPS)
+        :param session: only this session's
+        :param api_key_id: only those made with this API key
+        :param since: only from this time
+        :param until: only up to this time
+        :param before: only before this revision id (the previous page's cursor)
+        :param dream_job: only those a dream job wrote
+        :param limit: at most this many
+        :returns: a list of Revision
+
+        Raises StoreNotFound."""
         store = self._store(ref)
         ops = [o for o in (ops or VERSION_OPS) if o in VERSION_OPS]
         if not ops:
@@ -202,7 +260,13 @@ class FilesMixin:
             return [Revision._from(r) for r in tx.all(sql, params)]
 
     def version(self, ref, rev_id: int) -> Revision:
-        """One file version of a store (RevisionNotFound for anything else)."""
+        """One file version of a store.
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param rev_id: the revision id
+        :returns: the Revision
+
+        Raises RevisionNotFound (not a file version of this store), StoreNotFound."""
         store = self._store(ref)
         r = self.db.one("SELECT r.*, s.name AS store_name FROM revisions r JOIN stores s ON s.id = r.store_id"
                         f" WHERE r.id = ? AND r.store_id = ? AND r.kind = 'file' AND r.op IN {VERSION_OPS}",

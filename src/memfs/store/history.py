@@ -11,11 +11,22 @@ from .records import DIR, GONE_OPS, SYMLINK, Identity, Revision, is_binary, _lik
 
 
 class HistoryMixin:
+    """History: revisions, the log and change feed, diffs, blame, revert."""
+
     def revert(self, ref, to: int, path: Optional[str] = None, *, identity: Optional[Identity] = None,
                dry_run: bool = False) -> list[Revision]:
-        """Make a path (or the whole store, or a directory) look as it did at revision `to`, by
+        """Make a path (or the whole store, or a directory) look as it did at a revision, by
         appending new revisions, in one transaction: all of it or nothing. History is never
-        rewritten."""
+        rewritten.
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param to: the revision to go back to
+        :param path: only this file or directory (default: the whole store)
+        :param identity: who acts (default: this Memfs's identity)
+        :param dry_run: change nothing; return the plan as (action, path, Entry) tuples
+        :returns: the new Revisions (or the plan)
+
+        Raises RevisionNotFound, ReadOnly, StoreNotFound."""
         with self.db.write():
             return self._revert(ref, to, path, identity, dry_run)
 
@@ -69,6 +80,12 @@ class HistoryMixin:
         return out
 
     def revision(self, rev_id: int) -> Revision:
+        """One revision by id.
+
+        :param rev_id: the revision id
+        :returns: the Revision (with `store_name`)
+
+        Raises RevisionNotFound."""
         r = self._rev(self.db, rev_id)
         if r is None:
             raise errors.RevisionNotFound(f"no such revision: {rev_id}")
@@ -78,7 +95,22 @@ class HistoryMixin:
             session: Optional[str] = None, since: Optional[float] = None, until: Optional[float] = None,
             after: Optional[int] = None, ops: Optional[Iterable[str]] = None, limit: Optional[int] = None,
             newest_first: bool = True) -> list[Revision]:
-        """Revisions, filtered. A path matches itself and everything under it (paths as written)."""
+        """Revisions, filtered, newest first by default. A path matches itself, everything under it,
+        and renames away from it (paths as written at the time).
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store (default: every store)
+        :param path: only at or under this path
+        :param agent: only this agent's
+        :param session: only this session's
+        :param since: only from this time (epoch seconds)
+        :param until: only up to this time
+        :param after: only after this revision id (a change-feed cursor)
+        :param ops: only these operations (create, write, delete, rename, mkdir, ...)
+        :param limit: at most this many
+        :param newest_first: order (False: oldest first)
+        :returns: a list of Revision
+
+        Raises StoreNotFound."""
         where, params = [], []
         if ref is not None:
             store = self._store(ref)
@@ -110,11 +142,21 @@ class HistoryMixin:
             return [Revision._from(r) for r in tx.all(sql, params)]
 
     def changes(self, after: int = 0, limit: int = 1000) -> list[Revision]:
-        """The change feed: every revision after a cursor, oldest first."""
+        """The change feed: every revision after a cursor, oldest first.
+
+        :param after: the last revision id already seen (0: from the start)
+        :param limit: at most this many
+        :returns: a list of Revision; resume with `after=` the last one's id"""
         return self.log(after=after, limit=limit, newest_first=False)
 
     def history(self, ref, path: str) -> list[Revision]:
-        """Every revision of the file now (or last) at `path`, following it across renames; newest first."""
+        """Every revision of the file now (or last) at `path`, following it across renames.
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param path: the file's path (now, or its last path if deleted)
+        :returns: a list of Revision, newest first
+
+        Raises PathNotFound (no history), StoreNotFound."""
         store = self._store(ref)
         path = paths.normalize(path)
         with self.db.read() as tx:
@@ -130,8 +172,16 @@ class HistoryMixin:
 
     def diff(self, ref, path: str, a: Optional[int] = None, b: Optional[int] = None, context: int = 3) -> str:
         """Unified diff of the file at `path` between two revisions, following it across renames.
-        Defaults: `a` = its previous content revision, `b` = now. A side where it did not exist is
-        empty."""
+        A side where it did not exist is empty.
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param path: the file's path
+        :param a: the old side (default: its previous content revision)
+        :param b: the new side (default: now)
+        :param context: lines of context
+        :returns: the diff text ("" when equal)
+
+        Raises PathNotFound, StoreNotFound."""
         store = self._store(ref)
         path = paths.normalize(path)
         hist = self.history(store, path)
@@ -187,8 +237,16 @@ class HistoryMixin:
         return "".join(out)
 
     def diff_store(self, ref, a: int, b: Optional[int] = None, context: int = 3, path: str = "/") -> str:
-        """Unified diff of a whole store (or of the subtree at `path`) between two revisions (b
-        defaults to now)."""
+        """Unified diff of a whole store (or of the subtree at `path`) between two revisions.
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param a: the old side's revision
+        :param b: the new side's revision (default: now)
+        :param context: lines of context
+        :param path: only files at or under this path
+        :returns: the diff text of every file that differs
+
+        Raises StoreNotFound."""
         store = self._store(ref)
         prefix = paths.normalize(path)
         ta, tb = self.tree(store, a), self.tree(store, b)
@@ -206,7 +264,13 @@ class HistoryMixin:
         return "".join(out)
 
     def blame(self, ref, path: str) -> list[tuple[Revision, str]]:
-        """Each current line with the revision that last introduced it."""
+        """Each current line of a file with the revision that last introduced it.
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param path: the file's path
+        :returns: a list of (Revision, line)
+
+        Raises PathNotFound, IsADirectory, StoreNotFound."""
         store = self._store(ref)
         full = self.history(store, path)
         if full[0].kind == DIR:

@@ -12,11 +12,20 @@ from .records import ApiKey, Identity, sha256
 
 
 class KeysMixin:
+    """API keys of the HTTP server."""
+
     def create_api_key(self, *, stores: Optional[dict] = None, all_stores: Optional[str] = None,
                        name: Optional[str] = None, identity: Optional[Identity] = None) -> tuple[ApiKey, str]:
-        """A key for the HTTP API. `stores` maps store names or ids to 'ro' or 'rw'; `all_stores`
-        ('ro' or 'rw') grants every store, present and future ('rw' also lets it create stores).
-        Returns the key and its secret, which exists only here: the database keeps its SHA-256."""
+        """A key for the HTTP API. Only the secret's SHA-256 is kept.
+
+        :param stores: store names or ids -> "ro" or "rw"
+        :param all_stores: "ro" or "rw" for every store, present and future ("rw" may also create
+            stores)
+        :param name: a label (default: the key's id)
+        :param identity: who creates it (recorded as `created_by`)
+        :returns: (the ApiKey, its secret): the secret exists only here
+
+        Raises InvalidInput (no store, a bad mode or name), StoreNotFound."""
         scopes = {}
         for ref, mode in (stores or {}).items():
             if mode not in ("ro", "rw"):
@@ -39,12 +48,21 @@ class KeysMixin:
             return ApiKey._from(tx.one("SELECT * FROM api_keys WHERE id = ?", (kid,))), secret
 
     def api_keys(self, include_revoked: bool = True) -> list[ApiKey]:
+        """The API keys (never their secrets), oldest first.
+
+        :param include_revoked: include revoked keys
+        :returns: a list of ApiKey"""
         rows = self.db.all("SELECT * FROM api_keys ORDER BY created_at, id")
         keys = [ApiKey._from(r) for r in rows]
         return keys if include_revoked else [k for k in keys if k.revoked_at is None]
 
     def revoke_api_key(self, key_id: str) -> ApiKey:
-        """Revoke a key (by id or name); requests with it fail from now on."""
+        """Revoke a key; requests with it fail from now on. Revoking twice is harmless.
+
+        :param key_id: the key's id or name
+        :returns: the revoked ApiKey
+
+        Raises NotFound."""
         with self.db.write() as tx:
             r = tx.one("SELECT * FROM api_keys WHERE id = ? OR name = ? ORDER BY created_at LIMIT 1", (key_id, key_id))
             if r is None:
@@ -53,7 +71,10 @@ class KeysMixin:
             return ApiKey._from(tx.one("SELECT * FROM api_keys WHERE id = ?", (r["id"],)))
 
     def authenticate(self, secret: str) -> Optional[ApiKey]:
-        """The live key with this secret, or None."""
+        """The live key with this secret.
+
+        :param secret: what a client sent
+        :returns: the ApiKey, or None (unknown or revoked)"""
         if not isinstance(secret, str) or not secret:
             return None
         r = self.db.one("SELECT * FROM api_keys WHERE secret_sha256 = ? AND revoked_at IS NULL",
@@ -61,4 +82,5 @@ class KeysMixin:
         return ApiKey._from(r) if r else None
 
     def has_api_keys(self) -> bool:
+        """Whether any live API key exists (a server without one answers only localhost)."""
         return self.db.one("SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1") is not None

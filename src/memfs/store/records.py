@@ -78,6 +78,9 @@ class WriteOptions:
 
 @dataclass
 class Store:
+    """A memory store: a named tree of files with its own history. `uid` (memstore_…) is the
+    id the HTTP API shows; `id` is the database's."""
+
     id: int
     uid: str
     name: str
@@ -107,6 +110,9 @@ class Store:
 
 @dataclass
 class Node:
+    """A live (or deleted) file, directory or symlink; its `id` is its inode number and survives
+    renames. `head_rev` is its newest revision; `path` is None once it is deleted."""
+
     id: int
     store_id: int
     kind: str
@@ -134,6 +140,10 @@ class Node:
 
 @dataclass
 class Revision:
+    """One change, appended for good: what (`op` on `path`, the content's `sha256`), who (`agent`,
+    `session`, `actor`, `dream_job`, `api_key_id`), when (`created_at`) and why (`message`).
+    `base_rev` is the node's revision it replaced; a redacted revision has lost its content."""
+
     id: int
     store_id: int
     node_id: int
@@ -174,6 +184,8 @@ _REV_FIELDS = [f for f in Revision.__dataclass_fields__]
 
 @dataclass
 class WriteResult:
+    """What a write did: the file's Node now and the Revision it appended (None: a no-op)."""
+
     node: Node
     revision: Optional[Revision]  # None: the content was already there (a no-op)
     redacted: bool = False  # a write hook replaced the content: what is stored is not what was given
@@ -198,6 +210,9 @@ class Entry:
 
 @dataclass
 class Session:
+    """A client that held stores: a mount, a server, an MCP connection; `ended_at` is None while
+    it is open."""
+
     id: int
     session_id: str
     agent: Optional[str]
@@ -220,6 +235,9 @@ class Session:
 
 @dataclass
 class Conflict:
+    """A refused write kept to be read back: the content (`sha256`), what the writer started from
+    (`base_sha256`) and what was stored then (`current_sha256`, `current_rev`)."""
+
     id: int
     store_id: int
     path: str
@@ -240,6 +258,8 @@ class Conflict:
 
 @dataclass
 class DoctorReport:
+    """What `doctor` checked (`checked`: counts) and found (`problems`: dicts with type and message)."""
+
     checked: dict = field(default_factory=dict)
     problems: list = field(default_factory=list)
 

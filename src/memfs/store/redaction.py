@@ -13,6 +13,8 @@ from .records import FILE, VERSION_OPS, Identity, RedactReport, Revision
 
 
 class RedactionMixin:
+    """Redaction: content removed for good, and vacuum."""
+
     @staticmethod
     def _current_revs(tx, node_id) -> set:
         """The revisions a live file still shows (its head, its last version); none once deleted."""
@@ -23,11 +25,18 @@ class RedactionMixin:
         return {n["head_rev"], v}
 
     def redact(self, rev_id: int, *, ref=None, identity: Optional[Identity] = None) -> Revision:
-        """Blank the content of one file revision for good: its hash and size go, the row stays
-        with `redacted_at`/`redacted_by`, and the blob is deleted once nothing (revision, file,
-        conflict) refers to it. The version a live file still shows cannot be redacted
-        (CurrentVersion): change or delete the file first. Redacting twice is harmless.
-        Deleted rows can linger in free pages of the database file until `vacuum()`."""
+        """Blank the content of one file revision for good: its hash and size go, the row stays with
+        `redacted_at`/`redacted_by`, and the blob is deleted once nothing (revision, file,
+        conflict) refers to it. Redacting twice is harmless. Deleted rows can linger in free pages
+        of the database file until `vacuum()`.
+
+        :param rev_id: the revision
+        :param ref: the store: its name, its uid (memstore_…) or a Store (optional): the revision must be this store's
+        :param identity: who acts (default: this Memfs's identity)
+        :returns: the redacted Revision
+
+        Raises RevisionNotFound, InvalidInput (not a file's revision), CurrentVersion (the version a
+        live file still shows: change or delete the file first)."""
         store = self._store(ref) if ref is not None else None
         with self.db.write() as tx:
             r = tx.one("SELECT * FROM revisions WHERE id = ?", (rev_id,))
@@ -45,9 +54,16 @@ class RedactionMixin:
     def redact_matching(self, ref, pattern: str, *, identity: Optional[Identity] = None,
                         dry_run: bool = False) -> RedactReport:
         """Redact every file revision of a store whose content matches a regular expression
-        (searched in the text, UTF-8), blank refused writes kept as conflicts that match, and
-        delete matching blobs nothing refers to any more. Revisions a live file still shows are
-        left alone and reported in `current`."""
+        (searched in the text, UTF-8), blank refused writes kept as conflicts that match, and delete
+        matching blobs nothing refers to any more. Revisions a live file still shows are left alone.
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param pattern: a Python regular expression
+        :param identity: who acts (default: this Memfs's identity)
+        :param dry_run: change nothing; report what would be redacted
+        :returns: a RedactReport (`redacted`, `current`: left alone, `blobs_removed`, `conflicts_blanked`)
+
+        Raises InvalidInput (a bad pattern), StoreNotFound."""
         try:
             rx = re.compile(pattern)
         except (re.error, TypeError) as e:
@@ -111,7 +127,8 @@ class RedactionMixin:
         return tx.run("DELETE FROM blobs WHERE sha256 = ?", (sha,))
 
     def vacuum(self) -> None:
-        """Rebuild the database file so that deleted content leaves no copy in it."""
+        """Rebuild the database file (and the search index) so that deleted content leaves no
+        copy in it. Takes the whole database for a while: for maintenance windows."""
         if self.db.fts:
             with self.db.write() as tx:
                 # merge the search index's segments: a deleted blob's trigrams linger in older

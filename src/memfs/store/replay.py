@@ -13,21 +13,35 @@ from .records import DEFAULT_MAX_CONTENT, Identity, Revision, Store, WriteOption
 
 
 class ReplayMixin:
+    """Replication and import: replaying another database's revisions, and the cursors."""
+
     def database_id(self) -> str:
         """This database's own id, made with it (a copied file keeps it)."""
         return self.db.one("SELECT value FROM memfs_meta WHERE key = 'database_id'")[0]
 
     def atomic(self):
-        """A context in which several writes commit (or roll back) as one (an import)."""
+        """A context in which several writes commit (or roll back) as one (an import)::
+
+            with m.atomic():
+                m.write(s, "/a", b"1")
+                m.write(s, "/b", b"2")
+
+        Write hooks cannot run inside it: write with `hooks=False` after `run_write_hooks`."""
         return self.db.write()
 
     def replication_cursor(self, source: str) -> int:
-        """The last revision of `source` replayed here (0: none)."""
+        """The last revision of `source` replayed here (0: none).
+
+        :param source: the source's key (its database id, with a store filter if any)"""
         r = self.db.one("SELECT cursor FROM replication_cursors WHERE source = ?", (source,))
         return r[0] if r else 0
 
     def advance_replication_cursor(self, source: str, cursor: int) -> int:
-        """Move the cursor of `source` past revisions that were not for here (never back)."""
+        """Move the cursor of `source` past revisions that were not for here (never back).
+
+        :param source: the source's key
+        :param cursor: the source revision id now reached
+        :returns: the cursor as stored"""
         with self.db.write() as tx:
             self._set_cursor(tx, source, cursor)
         return self.replication_cursor(source)

@@ -11,6 +11,8 @@ SEARCH_BATCH = 2000  # revisions indexed per transaction when the search index c
 
 
 class SearchMixin:
+    """Search: grep over current content or every version."""
+
     def grep(self, ref, pattern: str, *, history: bool = False, ignore_case: bool = False, fixed: bool = False,
              prefix: str = "/", use_index: Optional[bool] = None, limit: Optional[int] = None) -> list[GrepMatch]:
         """Lines of a store's text files that match a regular expression (`fixed`: a plain string),
@@ -67,7 +69,7 @@ class SearchMixin:
 
     def reindex_search(self) -> None:
         """Drop the full-text index; the next search rebuilds it from the blobs (derived data,
-        never the truth)."""
+        never the truth). Does nothing where there is no index (PostgreSQL)."""
         if not self.db.fts:
             return
         with self.db.write() as tx:

@@ -13,9 +13,23 @@ from .records import Session
 
 
 class SessionsMixin:
+    """Sessions: the clients that held stores, and when."""
+
     def open_session(self, session_id: Optional[str] = None, *, agent: Optional[str] = None, actor: str = "agent",
                      kind: str = "mount", stores: Optional[dict] = None, mountpoint: Optional[str] = None,
                      log_path: Optional[str] = None, pid: Optional[int] = None) -> Session:
+        """Record a session: a client (mount, server, CLI run) holding stores from now until
+        `close_session`.
+
+        :param session_id: its id (default: a new `ses_…`)
+        :param agent: the agent it acts for
+        :param actor: agent, operator, api or dream
+        :param kind: mount, api, mcp, ...
+        :param stores: the stores it holds: {name: "rw" | "ro"}
+        :param mountpoint: where it is mounted
+        :param log_path: its log file
+        :param pid: its process (default: this one)
+        :returns: the Session"""
         session_id = session_id or ("ses_" + secrets.token_hex(8))
         with self.db.write() as tx:
             sid = tx.run(
@@ -26,11 +40,21 @@ class SessionsMixin:
             return Session._from(tx.one("SELECT * FROM sessions WHERE id = ?", (sid,)))
 
     def close_session(self, row_id: int) -> None:
+        """Mark a session ended (now). Closing twice is harmless.
+
+        :param row_id: the Session's `id` (not its session_id)"""
         with self.db.write() as tx:
             tx.run("UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL", (time.time(), row_id))
 
     def sessions(self, ref=None, *, since: Optional[float] = None, active: Optional[bool] = None) -> list[Session]:
-        """Sessions, newest first. With a store: those that held it or wrote to it (since a time)."""
+        """Sessions, newest first.
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store (optional): only those that held the store or wrote to it
+        :param since: only those active since this time (epoch seconds)
+        :param active: True: only open ones; False: only ended ones
+        :returns: a list of Session
+
+        Raises StoreNotFound."""
         with self.db.read() as tx:
             rows = tx.all("SELECT * FROM sessions ORDER BY id DESC")
             writers = set()

@@ -13,8 +13,20 @@ from .records import DEFAULT_MAX_CONTENT, DIR, Identity, Store, _check_metadata,
 
 
 class StoresMixin:
+    """Stores: create, list, look up, update, archive, delete."""
+
     def create_store(self, name: str, description: str = "", metadata: Optional[dict] = None,
                      max_content_bytes: int = DEFAULT_MAX_CONTENT, identity: Optional[Identity] = None) -> Store:
+        """Create an empty store (its root directory is its first revision).
+
+        :param name: 1-255 characters, unique in the database (NFC, trimmed)
+        :param description: up to 1,024 characters, shown to agents that mount it
+        :param metadata: up to 16 string keys and values
+        :param max_content_bytes: the largest file content the store accepts
+        :param identity: who acts (default: this Memfs's identity)
+        :returns: the new Store
+
+        Raises InvalidInput (a bad name, description, metadata or limit), AlreadyExists."""
         name = paths.check_store_name(name)
         description = description or ""
         if len(description) > 1024:
@@ -45,13 +57,22 @@ class StoresMixin:
             return Store._from(tx.one("SELECT * FROM stores WHERE id = ?", (sid,)))
 
     def list_stores(self, include_archived: bool = True) -> list[Store]:
+        """Every store, by name.
+
+        :param include_archived: include archived (read-only) stores
+        :returns: a list of Store"""
         with self.db.read() as tx:
             rows = tx.all("SELECT * FROM stores ORDER BY name")
         out = [Store._from(r) for r in rows]
         return out if include_archived else [s for s in out if not s.archived]
 
     def get_store(self, ref) -> Store:
-        """A store by name, uid (memstore_…) or Store object (re-read)."""
+        """A store by name, uid (memstore_…), id, or Store object (read again).
+
+        :param ref: the name, uid, integer id or Store
+        :returns: the Store as it is now
+
+        Raises StoreNotFound."""
         if isinstance(ref, Store):
             ref = ref.id
         with self.db.read() as tx:
@@ -67,7 +88,16 @@ class StoresMixin:
 
     def update_store(self, ref, *, name: Optional[str] = None, description: Optional[str] = None,
                      metadata: Optional[dict] = None, max_content_bytes: Optional[int] = None) -> Store:
-        """Rename or describe a store. `metadata` has patch semantics: a None value deletes a key."""
+        """Rename or describe a store.
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param name: a new name (unique)
+        :param description: a new description
+        :param metadata: patch semantics: a key set to None is deleted, others set
+        :param max_content_bytes: a new content limit (existing files are not checked)
+        :returns: the Store as updated
+
+        Raises StoreNotFound, ReadOnly (archived), InvalidInput, AlreadyExists (the name is taken)."""
         store = self.get_store(ref)
         if store.archived:
             raise errors.ReadOnly(f"store {store.name!r} is archived and read-only")
@@ -101,7 +131,12 @@ class StoresMixin:
         return self.get_store(store.id)
 
     def archive_store(self, ref) -> Store:
-        """Permanent: an archived store is read-only from then on."""
+        """Archive a store: permanent; it is read-only from then on.
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :returns: the archived Store (archiving twice is harmless)
+
+        Raises StoreNotFound."""
         store = self.get_store(ref)
         if not store.archived:
             with self.db.write() as tx:
@@ -110,7 +145,13 @@ class StoresMixin:
         return self.get_store(store.id)
 
     def delete_store(self, ref) -> Store:
-        """Delete a store with its whole history. Blobs no other store uses are removed."""
+        """Delete a store with its whole history, conflicts and hooks. Blobs no other store uses
+        are removed.
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :returns: the Store as it was
+
+        Raises StoreNotFound."""
         store = self.get_store(ref)
         with self.db.write() as tx:
             for table in ("revisions", "nodes", "conflicts", "hooks"):

@@ -11,11 +11,27 @@ from .records import TranscriptInfo
 
 
 class TranscriptsMixin:
+    """The transcript registry."""
+
     def add_transcript(self, path: str, fmt: str, session_id: str, *, agent: Optional[str] = None,
                        stores: Optional[list] = None, size: int = 0, mtime: Optional[float] = None,
                        started_at: Optional[float] = None, ended_at: Optional[float] = None,
                        stats: Optional[dict] = None) -> TranscriptInfo:
-        """Register (or refresh) a transcript file; a file is registered once, by its path."""
+        """Register (or refresh) a transcript file; a file is registered once, by its path.
+
+        :param path: the file's absolute path
+        :param fmt: its format (claude_code, stream_json, messages_api, managed_agents)
+        :param session_id: the session it records
+        :param agent: the agent (kept when a refresh gives none)
+        :param stores: the stores it touched (merged with those known)
+        :param size: the file's size
+        :param mtime: its modification time
+        :param started_at: its first event's time
+        :param ended_at: its last event's time
+        :param stats: counts the reader made
+        :returns: the TranscriptInfo
+
+        Raises InvalidInput (no session id)."""
         if not session_id or not isinstance(session_id, str):
             raise errors.InvalidInput(f"{path}: a transcript needs a session id")
         now = time.time()
@@ -36,8 +52,14 @@ class TranscriptsMixin:
 
     def transcripts(self, *, session_ids: Optional[Iterable[str]] = None, store=None,
                     since: Optional[float] = None) -> list[TranscriptInfo]:
-        """Registered transcripts, oldest first: of some sessions, registered for a store, or
-        active since a time."""
+        """Registered transcripts, oldest first.
+
+        :param session_ids: only these sessions'
+        :param store: only those registered for this store
+        :param since: only those active since this time
+        :returns: a list of TranscriptInfo
+
+        Raises StoreNotFound."""
         where, params = [], []
         if session_ids is not None:
             ids = list(session_ids)

@@ -42,6 +42,9 @@ def _waits_for_leases(method):
 
 
 class WritesMixin:
+    """The write path. Every change appends one revision, in the transaction that writes the
+    blob and moves the node's head."""
+
     @_waits_for_leases
     def write(self, ref, path: str, content: bytes, *, if_match: Optional[str] = None,
               if_absent: bool = False, mode: Optional[int] = None, message: Optional[str] = None,
@@ -189,9 +192,20 @@ class WritesMixin:
     @_waits_for_leases
     def append(self, ref, path: str, data: bytes, *, mode: Optional[int] = None, message: Optional[str] = None,
                identity: Optional[Identity] = None, opts: Optional[WriteOptions] = None) -> WriteResult:
-        """Append to a file (created if missing), read-modify-write in one transaction: appends
+        """Append to a file (created if missing): read-modify-write in one transaction, so appends
         from many writers never conflict and never lose each other's bytes. Write hooks see the
-        appended bytes (operation "append"), before the transaction."""
+        appended bytes (operation "append"), before the transaction.
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param path: the file's path
+        :param data: the bytes to add (a str is UTF-8)
+        :param mode: permission bits of a new file
+        :param message: a note recorded on the revision
+        :param identity: who acts (default: this Memfs's identity)
+        :param opts: a mount's WriteOptions (mtime, lease held, whether to wait for another's lease)
+        :returns: a WriteResult
+
+        Raises IsADirectory (not a file), ContentTooLarge, ReadOnly, HookRefused, Leased, StoreNotFound."""
         store = self._store(ref)
         path = paths.normalize(path)
         data = given = data.encode("utf-8") if isinstance(data, str) else bytes(data)
@@ -210,6 +224,20 @@ class WritesMixin:
     def mkdir(self, ref, path: str, *, mode: int = 0o755, parents: bool = False, exist_ok: bool = False,
               message: Optional[str] = None, identity: Optional[Identity] = None,
               opts: Optional[WriteOptions] = None) -> Node:
+        """Create a directory.
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param path: the new directory's path
+        :param mode: permission bits
+        :param parents: create missing parents too
+        :param exist_ok: an existing directory is not an error (it is returned)
+        :param message: a note recorded on the revision
+        :param identity: who acts (default: this Memfs's identity)
+        :param opts: a mount's WriteOptions (`node_id`: the reserved id it gets)
+        :returns: the new (or existing) directory's Node
+
+        Raises AlreadyExists, PathNotFound (no parent, without `parents`), NotADirectory, ReadOnly,
+        InvalidInput (a bad name or reserved id), StoreNotFound."""
         store = self._store(ref)
         path = paths.normalize(path)
         ident = identity or self.identity
@@ -227,8 +255,19 @@ class WritesMixin:
 
     def symlink(self, ref, path: str, target: str, *, identity: Optional[Identity] = None,
                 message: Optional[str] = None, opts: Optional[WriteOptions] = None) -> Node:
-        """A symbolic link inside a store. Targets must stay inside the store: absolute targets and
-        targets that climb above the store root are refused."""
+        """Create a symbolic link inside a store. Targets must stay inside the store: absolute
+        targets and targets that climb above the store root are refused.
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param path: the link's path
+        :param target: a relative path (str, or bytes as the kernel gives it)
+        :param identity: who acts (default: this Memfs's identity)
+        :param message: a note recorded on the revision
+        :param opts: a mount's WriteOptions (`node_id`: the reserved id it gets)
+        :returns: the link's Node
+
+        Raises NotPermitted (a target outside the store), AlreadyExists, PathNotFound, ReadOnly,
+        StoreNotFound."""
         store = self._store(ref)
         path = paths.normalize(path)
         if isinstance(target, bytes):
@@ -264,7 +303,17 @@ class WritesMixin:
     @_waits_for_leases
     def delete(self, ref, path: str, *, if_match: Optional[str] = None, message: Optional[str] = None,
                identity: Optional[Identity] = None, opts: Optional[WriteOptions] = None) -> Revision:
-        """Delete a file or symlink (directories: `rmdir`)."""
+        """Delete a file or symlink (directories: `rmdir`, trees: `remove_tree`). History is kept.
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param path: the file's path
+        :param if_match: delete only if the stored content has this SHA-256
+        :param message: a note recorded on the revision
+        :param identity: who acts (default: this Memfs's identity)
+        :param opts: a mount's WriteOptions (the lease it holds; `wait=False`: no waiting)
+        :returns: the delete's Revision
+
+        Raises PathNotFound, IsADirectory, PreconditionFailed, Leased, ReadOnly, StoreNotFound."""
         lease_owner = (opts or NO_OPTIONS).lease_owner
         if if_match is not None:
             if_match = check_hash(if_match)
@@ -285,6 +334,16 @@ class WritesMixin:
             return self._rev(tx, self._remove(tx, store, cur, "delete", ident, message))
 
     def rmdir(self, ref, path: str, *, message: Optional[str] = None, identity: Optional[Identity] = None) -> Revision:
+        """Remove an empty directory.
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param path: the directory's path
+        :param message: a note recorded on the revision
+        :param identity: who acts (default: this Memfs's identity)
+        :returns: the rmdir's Revision
+
+        Raises PathNotFound, NotADirectory, DirectoryNotEmpty, NotPermitted (the root), ReadOnly,
+        StoreNotFound."""
         store = self._store(ref)
         path = paths.normalize(path)
         if path == "/":
@@ -302,7 +361,15 @@ class WritesMixin:
             return self._rev(tx, self._remove(tx, store, cur, "rmdir", ident, message))
 
     def remove_tree(self, ref, path: str, *, identity: Optional[Identity] = None, message: Optional[str] = None) -> list[Revision]:
-        """`rm -r`: every file and directory under path, deepest first, in one transaction."""
+        """`rm -r`: every file and directory at or under a path, deepest first, in one transaction.
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param path: the file or directory to remove
+        :param identity: who acts (default: this Memfs's identity)
+        :param message: a note recorded on each revision
+        :returns: the new Revisions
+
+        Raises PathNotFound, NotPermitted (the root), ReadOnly, StoreNotFound."""
         store = self._store(ref)
         path = paths.normalize(path)
         if path == "/":
@@ -322,9 +389,22 @@ class WritesMixin:
     def rename(self, ref, src: str, dst: str, *, noreplace: bool = False, if_match: Optional[str] = None,
                message: Optional[str] = None, identity: Optional[Identity] = None,
                opts: Optional[WriteOptions] = None) -> Revision:
-        """Move a file, symlink or whole directory. The node keeps its id. An existing target is
-        replaced as POSIX rename does (recorded as its deletion), unless `noreplace`. `if_match`
-        guards the source's content."""
+        """Move a file, symlink or whole directory. The node keeps its id (and its history).
+        An existing target is replaced as POSIX rename does (recorded as its deletion).
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param src: the current path
+        :param dst: the new path (its parent must exist)
+        :param noreplace: fail if `dst` exists
+        :param if_match: move only if the source's content has this SHA-256
+        :param message: a note recorded on the revision
+        :param identity: who acts (default: this Memfs's identity)
+        :param opts: a mount's WriteOptions (the lease it holds; `wait=False`: no waiting)
+        :returns: the rename's Revision (the head revision when `src` == `dst`)
+
+        Raises PathNotFound, AlreadyExists (`noreplace`), IsADirectory, NotADirectory,
+        DirectoryNotEmpty, InvalidInput (into itself), NotPermitted (the root), PreconditionFailed,
+        Leased, ReadOnly, StoreNotFound."""
         lease_owner = (opts or NO_OPTIONS).lease_owner
         if if_match is not None:
             if_match = check_hash(if_match)
@@ -374,6 +454,15 @@ class WritesMixin:
             return self._rev(tx, rev)
 
     def chmod(self, ref, path: str, mode: int, *, identity: Optional[Identity] = None) -> Optional[Revision]:
+        """Change an entry's permission bits (a revision of its own).
+
+        :param ref: the store: its name, its uid (memstore_…) or a Store
+        :param path: the entry's path
+        :param mode: the new bits (only 0o7777 is kept)
+        :param identity: who acts (default: this Memfs's identity)
+        :returns: the chmod's Revision, or None when the mode was already that
+
+        Raises PathNotFound, ReadOnly, StoreNotFound."""
         store = self._store(ref)
         path = paths.normalize(path)
         mode &= 0o7777
@@ -392,7 +481,13 @@ class WritesMixin:
             return self._rev(tx, rev)
 
     def set_mtime(self, node_id: int, mtime_ns: int) -> None:
-        """Timestamps are metadata, not content: set without a revision (touch, tar, rsync)."""
+        """Set a node's modification time. Timestamps are metadata, not content: no revision
+        (touch, tar, rsync).
+
+        :param node_id: the node
+        :param mtime_ns: nanoseconds since the epoch
+
+        Raises PathNotFound, ReadOnly."""
         with self.db.write() as tx:
             n = tx.one("SELECT store_id FROM nodes WHERE id = ? AND path IS NOT NULL", (node_id,))
             if n is None:
