@@ -221,10 +221,11 @@ def dream(m: Memfs, j) -> dict:
         "error": j.error if status == "failed" or (j.error and status == "canceled") else None,
         "session_id": None,
         "created_at": render.ts(j.created_at), "ended_at": render.ts(j.ended_at) if status == j.status else None,
-        "archived_at": render.ts(ins.get("archived_at")),
+        "archived_at": render.ts(ins.archived_at),
         # memfs's additions
         "memfs": {"engine": j.engine, "base_revision": j.base_rev, "review": j.review,
-                  "sessions_read": list(ins.get("sessions") or []),
+                  # the sessions the run read: none before it starts (an API job names the ones asked for)
+                  "sessions_read": list(ins.sessions or []) if j.started_at is not None else [],
                   "changes": len((j.proposal or {}).get("changes", [])),
                   "report": (j.proposal or {}).get("report") or None,
                   "applied": sorted((applied.get("files") or {}).keys()),

@@ -52,9 +52,17 @@ from .records import (
 from .moving import MigrateReport, migrate_database
 from .search import SEARCH_BATCH
 
+# the internals store.py had at module level, for store mixins written against it (they move into
+# this package at merge and then import from .records); not part of the public API
+from .records import (  # noqa: F401
+    _DREAM_JSON, _REV_FIELDS, _check_lease, _check_metadata, _hook_id, _like_prefix, _now_ns,
+)
+from .writes import _waits_for_leases  # noqa: F401
+
 __all__ = [
-    "ACTORS", "DEFAULT_MAX_CONTENT", "DIR", "DREAM_REVIEWS", "DREAM_STATUSES", "FILE", "GONE_OPS", "LEASE_SECONDS",
-    "SEARCH_BATCH", "SYMLINK", "VERSION_OPS", "ApiKey", "Conflict", "DoctorReport", "DreamInputs", "DreamJob", "Entry", "FileInfo",
-    "GrepMatch", "Hook", "Identity", "Memfs", "MigrateReport", "Node", "RedactReport", "Revision", "Session", "Store",
-    "TranscriptInfo", "WriteOptions", "WriteResult", "check_hash", "default_identity", "is_binary", "migrate_database", "sha256",
+    "ACTORS", "DEFAULT_MAX_CONTENT", "DIR", "DREAM_REVIEWS", "DREAM_STATUSES", "FILE", "GONE_OPS",
+    "LEASE_SECONDS", "SEARCH_BATCH", "SYMLINK", "VERSION_OPS", "ApiKey", "Conflict", "DoctorReport",
+    "DreamInputs", "DreamJob", "Entry", "FileInfo", "GrepMatch", "Hook", "Identity", "Memfs", "MigrateReport",
+    "Node", "RedactReport", "Revision", "Session", "Store", "TranscriptInfo", "WriteOptions", "WriteResult",
+    "check_hash", "default_identity", "is_binary", "migrate_database", "sha256",
 ]
