@@ -54,7 +54,8 @@ def export_cmd(c, store_name, fmt, with_history, output):
         if not output:
             raise errors.InvalidInput("--format sqlite writes a database file: give -o FILE")
         n = export_sqlite(c.m, store_name, output)
-        click.echo(f"exported {store_name}: {n['revisions']} revisions, {n['files']} files to {output}", err=True)
+        click.echo(f"exported {store_name}: {n['revisions']} revisions, {n['files']} "
+                   f"{'file' if n['files'] == 1 else 'files'} to {output}", err=True)
         return
     if not output:
         export_store(c.m, store_name, click.get_binary_stream("stdout"), fmt, with_history)
