@@ -63,6 +63,11 @@ def _waits_for_leases(method):
     return wrapper
 
 
+class HooksOutsideTransaction(RuntimeError):
+    """A write whose hooks must run before any transaction was called inside one (the mount's
+    group commit runs such a write again on its own)."""
+
+
 class _Rehook(Exception):
     """A write skipped its hooks as a no-op, but the file changed before its transaction."""
 
@@ -258,6 +263,7 @@ class Conflict:
     current_rev: Optional[int]
     sha256: Optional[str]
     reason: str
+    size: int = 0  # of the refused content (0 when none was kept)
 
     @classmethod
     def _from(cls, r):
@@ -755,7 +761,10 @@ class Memfs:
             if cur is not None:
                 _check_lease(cur, lease_owner, f"{store.name}:{path}")
             if cur is not None and cur["kind"] == FILE and cur["sha256"] == digest and (mode is None or mode == cur["mode"]):
-                # identical content: a no-op, even if a precondition fails
+                # identical content: a no-op, even if a precondition fails; the writer's lease ends
+                # here as with a commit (kept, it refused other sessions' writes for seconds)
+                if lease_owner is not None and cur["lease_owner"] == lease_owner:
+                    tx.run("UPDATE nodes SET lease_owner = NULL, lease_until = NULL WHERE id = ?", (cur["id"],))
                 return WriteResult(Node._from(cur), None, redacted=digest != given)
             if unhooked:
                 raise _Rehook()
@@ -1417,7 +1426,7 @@ class Memfs:
         if not hs:
             return content, message
         if self.db.in_transaction:
-            raise RuntimeError("write hooks cannot run inside a transaction: run them before it opens")
+            raise HooksOutsideTransaction("write hooks cannot run inside a transaction: run them before it opens")
         return _hooks.run_write_hooks(hs, store, path, op, content, ident, message, sha256)
 
     # ------------------------------------------------------------------ conflicts
@@ -1443,14 +1452,33 @@ class Memfs:
                  cur["sha256"] if cur else None, cur["head_rev"] if cur else None, digest, reason))
             return Conflict._from(tx.one("SELECT * FROM conflicts WHERE id = ?", (cid,)))
 
+    _CONFLICT = ("SELECT c.*, COALESCE(b.size, 0) AS size FROM conflicts c"
+                 " LEFT JOIN blobs b ON b.sha256 = c.sha256 WHERE c.store_id = ?")
+
     def conflicts(self, ref, *, session: Optional[str] = None) -> list[Conflict]:
+        """A store's refused writes, oldest first (optionally one session's)."""
         store = self._store(ref)
-        q, params = "SELECT * FROM conflicts WHERE store_id = ?", [store.id]
+        q, params = self._CONFLICT, [store.id]
         if session:
-            q += " AND session = ?"
+            q += " AND c.session = ?"
             params.append(session)
         with self.db.read() as tx:
-            return [Conflict._from(r) for r in tx.all(q + " ORDER BY id", params)]
+            return [Conflict._from(r) for r in tx.all(q + " ORDER BY c.id", params)]
+
+    def withdraw_conflict(self, ref, conflict_id: int) -> None:
+        """Remove a refusal record that turned out not to be one (the mount's first try of a
+        request the kernel retried and that then landed), with the content it kept."""
+        store = self._store(ref)
+        with self.db.write() as tx:
+            sha = tx.scalar("SELECT sha256 FROM conflicts WHERE id = ? AND store_id = ?", (conflict_id, store.id))
+            tx.run("DELETE FROM conflicts WHERE id = ? AND store_id = ?", (conflict_id, store.id))
+            if sha:
+                self._drop_blob(tx, sha)  # only if nothing else refers to it
+
+    def conflict(self, ref, conflict_id: int) -> Optional[Conflict]:
+        """One refused write of a store by its id, or None."""
+        r = self.db.one(self._CONFLICT + " AND c.id = ?", (self._store(ref).id, conflict_id))
+        return Conflict._from(r) if r else None
 
     # ------------------------------------------------------------------ files by id, versions, redaction, API keys
     # What the HTTP API needs, here so that it stays a thin front end. A file's id is its node id

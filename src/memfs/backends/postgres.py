@@ -324,7 +324,25 @@ class PostgresBackend:
         if self._depth:
             if not self._writing:
                 raise RuntimeError("a write cannot start inside a read transaction")
-            yield _Tx(self._conn)
+            # a savepoint: a nested write that fails is undone alone (see the SQLite backend)
+            sp, conn = f"w{self._depth}", self._conn
+            conn.execute(f"SAVEPOINT {sp}")
+            self._depth += 1
+            try:
+                yield _Tx(conn)
+            except BaseException as e:
+                try:
+                    conn.execute(f"ROLLBACK TO SAVEPOINT {sp}")
+                    conn.execute(f"RELEASE SAVEPOINT {sp}")
+                except psycopg.Error:
+                    pass
+                if isinstance(e, psycopg.Error):
+                    raise _translate(e) from None
+                raise
+            else:
+                conn.execute(f"RELEASE SAVEPOINT {sp}")
+            finally:
+                self._depth -= 1
             return
         begin = ("BEGIN; " + ("" if durable else "SET LOCAL synchronous_commit = off; ")
                  + f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")

@@ -200,7 +200,26 @@ class SQLiteBackend:
         if self._depth:
             if not self._writing:
                 raise RuntimeError("a write cannot start inside a read transaction")
-            yield _Tx(self.conn)
+            # a savepoint: a nested write that fails is undone alone (the mount's group commit
+            # runs several agents' writes in one transaction, each with its own outcome)
+            sp = f"w{self._depth}"
+            self.conn.execute(f"SAVEPOINT {sp}")
+            self._depth += 1
+            try:
+                yield _Tx(self.conn)
+            except BaseException as e:
+                try:
+                    self.conn.execute(f"ROLLBACK TO {sp}")
+                    self.conn.execute(f"RELEASE {sp}")
+                except sqlite3.Error:
+                    pass
+                if isinstance(e, sqlite3.Error):
+                    raise _translate(e) from None
+                raise
+            else:
+                self.conn.execute(f"RELEASE {sp}")
+            finally:
+                self._depth -= 1
             return
         if not durable:
             self.conn.execute("PRAGMA synchronous=OFF")

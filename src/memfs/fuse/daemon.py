@@ -94,7 +94,9 @@ def run(db: str, mountpoint: str, specs: list[tuple[str, str]], *, agent: Option
     sess = m.open_session(session, agent=ident.agent, kind="mount",
                           stores={s.name: scope for s, scope in mounts}, mountpoint=mountpoint, log_path=log_path)
     m.identity = ident = Identity(agent=ident.agent, session=sess.session_id, actor="agent")
-    ops = MemfsOps(m, mounts, single=len(mounts) == 1, owner=f"mount-{sess.id}")
+    ops = MemfsOps(m, mounts, single=len(mounts) == 1, owner=f"mount-{sess.id}",
+                   open_store=lambda: Memfs(db, identity=m.identity))
+    ops.worker.start()
     options = set(pyfuse3.default_options)
     options |= {"fsname=memfs", "subtype=memfs", "noatime"}
     if allow_other:  # FUSE mounts are private to the mounting user unless asked otherwise
@@ -118,7 +120,7 @@ def run(db: str, mountpoint: str, specs: list[tuple[str, str]], *, agent: Option
                 with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as sigs:
                     async for sig in sigs:
                         log.info("signal %d: committing open files and unmounting", sig)
-                        ops.commit_all()
+                        await ops.commit_all()
                         pyfuse3.terminate()
                         return
 
@@ -134,11 +136,16 @@ def run(db: str, mountpoint: str, specs: list[tuple[str, str]], *, agent: Option
         log.exception("the mount loop failed")
         status = 1
     finally:
-        ops.commit_all()
+        try:
+            trio.run(ops.commit_all)
+        except BaseException:
+            log.exception("committing open files at unmount failed")
         pyfuse3.close(unmount=True)
+        ops.worker.stop()
         m.close_session(sess.id)
-        log.info("unmounted %s (%d commits, %d refused; requests: %s)", mountpoint, ops.stats["commits"],
-                 ops.stats["conflicts"], json.dumps(dict(sorted(ops.requests.items()))))
+        log.info("unmounted %s (%d commits, %d refused, %d store transactions; requests: %s)", mountpoint,
+                 ops.stats["commits"], ops.stats["conflicts"], ops.worker.batches,
+                 json.dumps(dict(sorted(ops.requests.items()))))
         m.close()
     return status
 

@@ -40,11 +40,13 @@ This directory is memfs's record of the store; it is read-only and hidden from l
 A write fails with "Stale file handle" (ESTALE) when another session changed the file after you
 last read it. Nothing was written. Read the file again, merge your change into what is there
 now, and write again. Your refused content is kept in conflicts/. A write refused with
-"Permission denied" (EACCES) was stopped by the store's write hook (a secrets or PII scanner, say):
-conflicts/log gives its reason.
+"Permission denied" (EACCES) was stopped by the store's write hook (a secrets or PII scanner, say),
+at the first write() or at close(): conflicts/log gives its reason; the refused content is not kept.
 
 Extended attributes on every file: user.memfs.sha256, .version, .author, .session, .mtime.
-Set user.memfs.if-match to a sha256 to write only if the file still has that content.
+Set user.memfs.if-match to a sha256 to write only if the file still has that content. It guards
+every write of the file from this mount until one lands or you read the file again (or remove
+it: setfattr -x user.memfs.if-match FILE).
 """
 
 
@@ -105,7 +107,7 @@ class VirtualTree:
                 return (sid, "conflictlog", None)
             num = name.split("-", 1)[0]
             if num.isdigit():
-                c = next((c for c in self.m.conflicts(sid) if c.id == int(num)), None)
+                c = self.m.conflict(sid, int(num))
                 if c is not None and name == self._conflict_name(c):
                     return (sid, "conflict", c.id)
         return None
@@ -148,7 +150,12 @@ class VirtualTree:
                         names.add(p[len(prefix) + 1:].split("/", 1)[0])
             names = sorted(names, key=lambda n: (not n.isdigit(), int(n) if n.isdigit() else 0, n))
         elif kind == "conflicts":
-            names = ["log"] + [self._conflict_name(c) for c in self.m.conflicts(sid)]
+            # one query for the whole folder: a lookup per entry made listing it quadratic
+            out = [("log", self.getattr(self._ino((sid, "conflictlog", None))))]
+            for c in self.m.conflicts(sid):
+                out.append((self._conflict_name(c), self._attr(self._ino((sid, "conflict", c.id)), c.size,
+                                                               int(c.created_at * 1e9), SHORT)))
+            return out
         else:
             raise pyfuse3.FUSEError(errno.ENOTDIR)
         out = []
@@ -187,8 +194,8 @@ class VirtualTree:
                     f"your content: conflicts/{self._conflict_name(c)}\n")
             return "".join(lines).encode()
         if kind == "conflict":
-            c = next(c for c in self.m.conflicts(sid) if c.id == arg)
-            return self.m.blob(c.sha256) if c.sha256 else b""
+            c = self.m.conflict(sid, arg)
+            return self.m.blob(c.sha256) if c is not None and c.sha256 else b""
         raise pyfuse3.FUSEError(errno.EISDIR)
 
     def getattr(self, ino):
@@ -206,6 +213,9 @@ class VirtualTree:
             return a
         a.st_mode = stat.S_IFREG | 0o444
         a.st_nlink = 1
+        if kind == "conflict":
+            c = self.m.conflict(sid, arg)
+            return self._attr(ino, c.size if c else 0, int(c.created_at * 1e9) if c else now, SHORT)
         if kind == "rev":
             r = self.m.revision(arg)
             a.st_size = r.size
@@ -215,6 +225,19 @@ class VirtualTree:
             a.st_size = len(self.content((sid, kind, arg)))
             a.entry_timeout = a.attr_timeout = 0 if kind in ("log", "conflictlog") else SHORT
         a.st_blocks = (a.st_size + 511) // 512
+        return a
+
+    def _attr(self, ino, size, mtime_ns, timeout):
+        a = pyfuse3.EntryAttributes()
+        a.st_ino = ino
+        a.st_uid, a.st_gid = self.ops.uid, self.ops.gid
+        a.st_blksize = 4096
+        a.st_mode = stat.S_IFREG | 0o444
+        a.st_nlink = 1
+        a.st_size = size
+        a.st_blocks = (size + 511) // 512
+        a.st_atime_ns = a.st_mtime_ns = a.st_ctime_ns = mtime_ns
+        a.entry_timeout = a.attr_timeout = timeout
         return a
 
     def open(self, ino):
