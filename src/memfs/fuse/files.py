@@ -62,6 +62,7 @@ class FileState:
     shadow_of: Optional[tuple] = None  # (node, dir, name): a stored file renamed onto this scratch name
     released_at: float = 0.0
     gen: int = 0                       # bumped by every change: a commit clears only what it stored
+    releasing: Optional[trio.Event] = None  # set when the commit at the last close has landed
     lock: trio.Lock = field(default_factory=trio.Lock)
 
 
@@ -245,13 +246,25 @@ class FilesMixin:
             st.opens -= 1
             return
         if st.dirty and not st.scratch and not st.unlinked:
+            # the kernel sends RELEASE after close() returned: a stat of the file that follows
+            # waits for this commit (see settled), as it did when commits ran on the loop
+            st.releasing = trio.Event()
             try:
                 async with st.lock:
                     if st.dirty:
                         await self._commit(st)
             except pyfuse3.FUSEError as e:
                 log.warning("could not commit %s on release: %s", st.name, os.strerror(e.errno))
+            finally:
+                st.releasing.set()
+                st.releasing = None
         self._closed(st)
+
+    async def settled(self, nid):
+        """Wait for the commit of a file's last close, if one is in flight."""
+        st = self.states.get(nid)
+        if st is not None and st.releasing is not None:
+            await st.releasing.wait()
 
     def _closed(self, st: FileState):
         st.opens -= 1

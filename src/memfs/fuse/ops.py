@@ -291,6 +291,7 @@ class MemfsOps(FilesMixin, CoherenceMixin, pyfuse3.Operations):
         if ino >= virtual.VBASE:
             return self.virt.getattr(ino)
         nid = self.nid(ino)
+        await self.settled(nid)
         st = self.states.get(nid)
         if st is not None and (st.pending or st.unlinked):
             return self._state_attr(st, ino)
