@@ -74,7 +74,10 @@ fd = None
 for line in sys.stdin:
     cmd, *args = line.rstrip("\n").split(" ", 3)
     if cmd == "open":
-        fd = os.open(args[0], eval(args[1], vars(os)))
+        flags = 0
+        for name in args[1].split("|"):
+            flags |= getattr(os, name)
+        fd = os.open(args[0], flags)
         if len(args) > 2:
             os.write(fd, args[2].encode())
         print("ready", flush=True)
@@ -126,15 +129,6 @@ def in_fuse_request(pid) -> bool:
         return Path(f"/proc/{pid}/wchan").read_text() in ("request_wait_answer", "fuse_simple_request")
     except OSError:
         return False
-
-
-def waiting(script, cwd) -> subprocess.Popen:
-    """Start a shell write on a mount and return once it waits in the daemon."""
-    p = subprocess.Popen(["bash", "-c", script], cwd=str(cwd), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
-    assert wait_for(lambda: in_fuse_request(p.pid) or p.poll() is not None, timeout=10, interval=0.005)
-    assert p.poll() is None, f"`{script}` did not wait: exit {p.returncode} {p.stderr.read()}"
-    return p
 
 
 def settled_in_fuse_request(p, hold=0.05) -> bool:
