@@ -450,16 +450,18 @@ class FilesMixin:
 
     # ------------------------------------------------------------------ commit
 
-    async def _store_call(self, fn, group=True):
-        """A store write in the worker; a write lease held by another session is waited out here,
-        asleep on trio (an append waits for a rewrite to finish), never in the worker."""
+    async def _store_call(self, fn, group=True, wait_lease=False):
+        """A store write in the worker. `wait_lease`: a write lease held by another session is
+        waited out (an append waits for a rewrite to finish), asleep on trio, never in the worker;
+        otherwise it refuses the call at once (errors.Leased: a rewrite of this mount competing
+        with another's is stale)."""
         deadline = time.monotonic() + _store.LEASE_SECONDS + 1
         delay = 0.002
         while True:
             try:
                 return await self.worker.run(fn, group=group)
             except errors.Leased:
-                if time.monotonic() > deadline:
+                if not wait_lease or time.monotonic() > deadline:
                     raise
                 await trio.sleep(delay)
                 delay = min(delay * 2, 0.05)
@@ -497,7 +499,7 @@ class FilesMixin:
             if how == "append":
                 appended = bytes(st.appended)
                 r = await self._store_call(lambda m: _hooked(own, lambda: m.append(
-                    store, path, appended, mode=st.mode, mtime_ns=mtime)))
+                    store, path, appended, mode=st.mode, mtime_ns=mtime)), wait_lease=True)
                 content = None
             else:
                 nid = st.node_id if st.pending else None
