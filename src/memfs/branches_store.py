@@ -31,6 +31,7 @@ from .store import DIR, FILE, GONE_OPS, Identity, Store, _now_ns, is_binary
 BRANCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 SNAPSHOT_PREFIX = "~at-"  # time-travel copies: hidden from listings, removed at unmount
 MERGE_ATTEMPTS = 5
+BULK = "/* bulk */ "  # an INSERT ... SELECT of many rows: not one new id for the backend to return
 
 
 @dataclass
@@ -159,7 +160,8 @@ class BranchesMixin:
             tx.run("UPDATE counters SET value = (SELECT COALESCE(MAX(id), ?) FROM nodes WHERE store_id = ?)"
                    " WHERE name = 'node'", (top, sid))
             msg = f"branch {name} of {parent.name} at revision {rev}"
-            tx.run("INSERT INTO revisions (store_id, node_id, op, kind, parent_id, name, path, sha256, size, mode,"
+            # (a leading comment: a bulk INSERT ... SELECT, not one whose new id the backend returns)
+            tx.run(BULK + "INSERT INTO revisions (store_id, node_id, op, kind, parent_id, name, path, sha256, size, mode,"
                    " created_at, agent, session, actor, message, api_key_id)"
                    " SELECT ?, id, CASE kind WHEN 'dir' THEN 'mkdir' WHEN 'symlink' THEN 'symlink' ELSE 'create' END,"
                    " kind, parent_id, name, path, sha256, size, mode, ?, ?, ?, ?, ?, ? FROM nodes WHERE store_id = ?"
@@ -170,7 +172,7 @@ class BranchesMixin:
             tx.run("UPDATE stores SET root_node = (SELECT id FROM nodes WHERE store_id = ? AND path = '/'),"
                    " fork_rev = (SELECT MAX(id) FROM revisions WHERE store_id = ?) WHERE id = ?", (sid, sid, sid))
             # the store's write hooks guard its branches too
-            tx.run("INSERT INTO hooks (store_id, event, command, timeout, fail, created_at, created_by)"
+            tx.run(BULK + "INSERT INTO hooks (store_id, event, command, timeout, fail, created_at, created_by)"
                    " SELECT ?, event, command, timeout, fail, created_at, created_by FROM hooks WHERE store_id = ?"
                    " ORDER BY id", (sid, parent.id))
             return self._branch_from(tx.one("SELECT * FROM stores WHERE id = ?", (sid,)))
@@ -358,13 +360,13 @@ class BranchesMixin:
 
     def _apply_merge(self, tx, b: Branch, plan, brev: dict, ident: Identity, hooked: dict) -> list[int]:
         """Apply the clean actions of `plan` to the store inside `tx`; each guarded by the store
-        hash it was planned against. Deletions and renames first (shallowest directory first),
-        then content, then new directories, then directories removed on the branch (deepest
-        first, only when empty)."""
+        hash it was planned against. Deletions first, then new directories (shallowest first),
+        renames, content, and last the directories removed on the branch (deepest first, only
+        when empty)."""
         store = b.parent
         before = tx.scalar("SELECT COALESCE(MAX(id), 0) FROM revisions")
         acts = plan.actions
-        order = {"delete": 0, "rename": 1, "create": 2, "write": 2, "chmod": 2, "mkdir": 3, "rmdir": 4}
+        order = {"delete": 0, "mkdir": 1, "rename": 2, "create": 3, "write": 3, "chmod": 3, "rmdir": 4}
         acts.sort(key=lambda f: (order[f.action], -f.path.count("/") if f.action == "rmdir" else f.path.count("/"),
                                  f.path))
         marks = []  # (revision id before the action, store node, key): to point at the branch revision
@@ -394,7 +396,7 @@ class BranchesMixin:
                 self.mkdir(store, f.path, mode=f.mode or 0o755, parents=True, exist_ok=True, identity=ident, message=m)
             elif f.action == "create":
                 if f.kind == "symlink":
-                    self._merge_parent(store, f.path, ident)
+                    self._merge_parent(store, f.path, ident, m)
                     self.symlink(store, f.path, content.decode("utf-8", "surrogateescape"), identity=ident, message=m)
                 else:
                     self.write(store, f.path, content, if_absent=True, mode=f.mode, identity=ident, message=m,
@@ -402,7 +404,7 @@ class BranchesMixin:
             else:  # rename / write / chmod of a node the store has
                 p = here(f)
                 if f.action == "rename" and p != f.path:
-                    self._merge_parent(store, f.path, ident)
+                    self._merge_parent(store, f.path, ident, m)
                     self.rename(store, p, f.path, noreplace=True, if_match=f.store_sha if f.kind != DIR else None,
                                 identity=ident, message=m)
                 if content is not None:
@@ -419,10 +421,10 @@ class BranchesMixin:
         return [r[0] for r in tx.all("SELECT id FROM revisions WHERE id > ? AND store_id = ? ORDER BY id",
                                      (before, store.id))]
 
-    def _merge_parent(self, store, path, ident):
+    def _merge_parent(self, store, path, ident, message):
         parent = paths.split(path)[0]
         if parent != "/":
-            self.mkdir(store, parent, parents=True, exist_ok=True, identity=ident)
+            self.mkdir(store, parent, parents=True, exist_ok=True, identity=ident, message=message)
 
 
 class MergeConflicts(errors.PreconditionFailed):
