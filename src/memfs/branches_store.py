@@ -106,6 +106,13 @@ class BranchesMixin:
         return [b for b in out if (include_snapshots or b.status != "snapshot")
                 and (include_closed or b.status in ("open", "snapshot"))]
 
+    def branch_parent(self, ref) -> Optional[Store]:
+        """The store a branch belongs to (None for a store that is not a branch): API keys reach
+        a branch with their access to that store."""
+        s = self._store(ref)
+        r = self.db.one("SELECT parent_id FROM stores WHERE id = ?", (s.id,))
+        return self.get_store(r[0]) if r is not None and r[0] is not None else None
+
     def _branch_from(self, r) -> Branch:
         return Branch(Store._from(r), self.get_store(r["parent_id"]), r["branch"], r["base_rev"], r["fork_rev"],
                       r["branch_status"], r["branch_ended_at"])
