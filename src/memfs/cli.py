@@ -430,8 +430,10 @@ def mount(c, mountpoint, stores, foreground, log_path, debug, agent_opt, session
                 c.m.drop_branch(b.store)
             raise
         specs = [(b.ref, "ro") for b in snaps]
+        label = ", ".join(f"{b.parent.name} as of revision {b.base_rev} (read-only)" for b in snaps)
         try:
-            return _mount(c, mp, specs, foreground, log_path, debug, agent_opt, session_opt, allow_other, True)
+            return _mount(c, mp, specs, foreground, log_path, debug, agent_opt, session_opt, allow_other, True,
+                          label)
         except BaseException:
             if not foreground:
                 for b in snaps:
@@ -443,7 +445,7 @@ def mount(c, mountpoint, stores, foreground, log_path, debug, agent_opt, session
     return _mount(c, mp, specs, foreground, log_path, debug, agent_opt, session_opt, allow_other, False)
 
 
-def _mount(c, mp, specs, foreground, log_path, debug, agent_opt, session_opt, allow_other, drop):
+def _mount(c, mp, specs, foreground, log_path, debug, agent_opt, session_opt, allow_other, drop, label=None):
     from .fuse import daemon
 
     agent, session = agent_opt or c.identity.agent, session_opt or c.identity.session
@@ -457,7 +459,7 @@ def _mount(c, mp, specs, foreground, log_path, debug, agent_opt, session_opt, al
     log_path = log_path or str(config.user_dir() / "logs" / (mp.strip("/").replace("/", "_") + ".log"))
     info = daemon.spawn(c.db_path, mp, specs, agent=agent, session=session, log_path=log_path,
                         allow_other=allow_other, drop_branches=drop)
-    click.echo(f"mounted {', '.join(f'{n}={s}' for n, s in specs)} on {mp} "
+    click.echo(f"mounted {label or ', '.join(f'{n}={s}' for n, s in specs)} on {mp} "
                f"(session {info['session']}, pid {info['pid']}, log {info['log']})")
 
 
