@@ -210,3 +210,40 @@ def test_hooks_follow_the_branch(m, sre):
     b = m.create_branch(sre, "try-1")
     with pytest.raises(errors.HookRefused):
         m.write(b.store, "/x.md", b"x\n")
+
+
+def test_merge_while_another_process_keeps_appending_loses_nothing(m, sre, db_path):
+    """A real race: a writer thread with its own connection appends to the file the branch
+    changed (at its other end) while the merge runs; every appended line and the branch's edit
+    end up in the store."""
+    import threading
+
+    m.write(sre, "/log.md", b"header\nbody\n")
+    b = m.create_branch(sre, "try-1")
+    m.write(b.store, "/log.md", b"header, edited on the branch\nbody\n")
+    m.write(b.store, "/notes.md", b"notes from the branch\n")
+    started, done = threading.Event(), []
+
+    def racer():
+        with Memfs(db_path, identity=Identity(agent="racer", actor="agent")) as w:
+            for i in range(40):
+                w.append("team-sre", "/log.md", f"line {i}\n".encode())
+                started.set()
+                time.sleep(0.002)
+        done.append(True)
+
+    t = threading.Thread(target=racer)
+    t.start()
+    started.wait(10)
+    for _ in range(20):
+        try:
+            rep = m.merge_branch(b.ref)
+            break
+        except errors.PreconditionFailed as e:
+            assert not isinstance(e, MergeConflicts)
+    t.join(30)
+    assert done and rep.applied
+    text = m.read(sre, "/log.md").decode()
+    assert text.startswith("header, edited on the branch\nbody\n")
+    assert text.splitlines()[2:] == [f"line {i}" for i in range(40)]
+    assert m.read(sre, "/notes.md") == b"notes from the branch\n"
