@@ -219,7 +219,7 @@ class BranchesMixin:
         """Delete a branch with its copy and history (a time-travel snapshot at unmount)."""
         self.delete_store(self.branch(ref).store)
 
-    def _close_branch(self, b: Branch, status: str, tx=None) -> None:
+    def _close_branch(self, b: Branch, status: str) -> None:
         with self.db.write() as tx:
             now = time.time()
             tx.run("UPDATE stores SET branch_status = ?, branch_ended_at = ?, archived_at = COALESCE(archived_at, ?),"
