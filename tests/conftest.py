@@ -155,14 +155,14 @@ def fails(memfs_cli):
 
 @pytest.fixture
 def mounter(db_path, tmp_path):
-    """mounter('team-sre=rw', 'org=ro', agent='a1', session='s1') -> Mount (a live mount). Skips the
+    """mounter('team-sre=rw', 'org=ro', agent='a1', session='s1', extra=('--at', '5')) -> Mount (a live mount). Skips the
     test where FUSE is unusable. Fails the test if a daemon logged an error, unless the test set
     `mounter.allow_errors = True` (fault injection)."""
     if not fuse_usable():
         pytest.skip("FUSE is not usable here (/dev/fuse, fusermount3)")
     mounts: list[Mount] = []
 
-    def mount(*stores, agent="agent-1", session=None, name=None, prefix=()):
+    def mount(*stores, agent="agent-1", session=None, name=None, prefix=(), extra=()):
         mp = tmp_path / (name or f"mnt{len(mounts)}")
         mp.mkdir(exist_ok=True)
         log = str(tmp_path / f"{mp.name}.log")
@@ -171,7 +171,7 @@ def mounter(db_path, tmp_path):
             args += ["--store", s]
         if session:
             args += ["--session", session]
-        p = memfs(db_path, *args, prefix=prefix)
+        p = memfs(db_path, *args, *extra, prefix=prefix)  # extra: more `memfs mount` options (--at)
         # "mounted ... (session S, pid N, log L)"
         info = p.stdout.rsplit("(", 1)[1].rstrip(")\n")
         fields = dict(part.strip().split(" ", 1) for part in info.split(","))

@@ -401,9 +401,13 @@ def migrate(src, dst):
 @click.option("--agent", "agent_opt", help="Agent id recorded on every change made through the mount.")
 @click.option("--session", "session_opt", help="Session id (default: a new one).")
 @click.option("--allow-other", is_flag=True, help="Let other users see the mount (private to you by default).")
+@click.option("--at", metavar="REV|TIME", help="Time travel: the stores as they were at this revision or time, "
+              "read-only (a hidden copy, removed at unmount).")
 @pass_m
-def mount(c, mountpoint, stores, foreground, log_path, debug, agent_opt, session_opt, allow_other):
-    """Mount memory stores as directories (returns once the mount is ready)."""
+def mount(c, mountpoint, stores, foreground, log_path, debug, agent_opt, session_opt, allow_other, at):
+    """Mount memory stores as directories (returns once the mount is ready). A branch mounts as
+    STORE@NAME (see `memfs branch`)."""
+    from .branch_commands import _rev_or_time
     from .fuse import daemon
 
     specs = daemon.parse_store_specs(list(stores))
@@ -415,6 +419,35 @@ def mount(c, mountpoint, stores, foreground, log_path, debug, agent_opt, session
         raise errors.NotFound(f"mount point {mountpoint} is not a directory")
     if daemon.is_mounted(mp):
         raise errors.AlreadyExists(f"{mp} is already mounted")
+    if at is not None:  # each store as a read-only snapshot branch, which the daemon drops at exit
+        rev, when = _rev_or_time(at)
+        snaps = []
+        try:
+            for name, _ in specs:
+                snaps.append(c.m.create_branch(name, "", rev=rev, at=when, identity=c.identity, snapshot=True))
+        except errors.MemfsError:
+            for b in snaps:
+                c.m.drop_branch(b.store)
+            raise
+        specs = [(b.ref, "ro") for b in snaps]
+        label = ", ".join(f"{b.parent.name} as of revision {b.base_rev} (read-only)" for b in snaps)
+        try:
+            return _mount(c, mp, specs, foreground, log_path, debug, agent_opt, session_opt, allow_other, True,
+                          label)
+        except BaseException:
+            if not foreground:
+                for b in snaps:
+                    try:
+                        c.m.drop_branch(b.store)
+                    except errors.NotFound:
+                        pass
+            raise
+    return _mount(c, mp, specs, foreground, log_path, debug, agent_opt, session_opt, allow_other, False)
+
+
+def _mount(c, mp, specs, foreground, log_path, debug, agent_opt, session_opt, allow_other, drop, label=None):
+    from .fuse import daemon
+
     agent, session = agent_opt or c.identity.agent, session_opt or c.identity.session
     if foreground:
         import logging
@@ -422,11 +455,11 @@ def mount(c, mountpoint, stores, foreground, log_path, debug, agent_opt, session
         logging.basicConfig(level=logging.DEBUG if debug else logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         sys.exit(daemon.run(c.db_path, mp, specs, agent=agent, session=session, debug=debug,
-                            allow_other=allow_other))
+                            allow_other=allow_other, drop_branches=drop))
     log_path = log_path or str(config.user_dir() / "logs" / (mp.strip("/").replace("/", "_") + ".log"))
     info = daemon.spawn(c.db_path, mp, specs, agent=agent, session=session, log_path=log_path,
-                        allow_other=allow_other)
-    click.echo(f"mounted {', '.join(f'{n}={s}' for n, s in specs)} on {mp} "
+                        allow_other=allow_other, drop_branches=drop)
+    click.echo(f"mounted {label or ', '.join(f'{n}={s}' for n, s in specs)} on {mp} "
                f"(session {info['session']}, pid {info['pid']}, log {info['log']})")
 
 
@@ -612,6 +645,10 @@ from .dream.commands import dream, transcripts  # noqa: E402
 
 cli.add_command(transcripts)
 cli.add_command(dream)
+
+from .branch_commands import branch  # noqa: E402
+
+cli.add_command(branch)
 
 
 # ---------------------------------------------------------------------------- write hooks

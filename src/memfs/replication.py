@@ -31,6 +31,7 @@ import urllib.request
 from typing import Callable, Iterable, Optional
 
 from . import errors
+from .branches_store import SNAPSHOT_PREFIX
 from .store import DIR, FILE, SYMLINK, Memfs, Revision, sha256
 
 FORMAT_VERSION = 1
@@ -156,6 +157,8 @@ def replicate(source: Memfs, target, *, stores: Iterable[str] = (), once: bool =
             infos, items = {}, []
             for r in revs:
                 if wanted is not None and r.store_id not in wanted:
+                    continue
+                if "@" + SNAPSHOT_PREFIX in (r.store_name or ""):  # a time-travel mount's passing copy
                     continue
                 if r.store_id not in infos:
                     infos[r.store_id] = store_info(source.get_store(r.store_id))

@@ -420,7 +420,10 @@ def default_identity() -> Identity:
     )
 
 
-class Memfs:
+from .branches_store import BranchesMixin  # noqa: E402  (it uses the names above)
+
+
+class Memfs(BranchesMixin):
     """A memfs database. Not shared between threads: open one per thread or process."""
 
     def __init__(self, db: str, *, identity: Optional[Identity] = None, **backend_options):
@@ -472,9 +475,10 @@ class Memfs:
             tx.run("UPDATE stores SET root_node = ? WHERE id = ?", (root, sid))
             return Store._from(tx.one("SELECT * FROM stores WHERE id = ?", (sid,)))
 
-    def list_stores(self, include_archived: bool = True) -> list[Store]:
+    def list_stores(self, include_archived: bool = True, include_branches: bool = False) -> list[Store]:
         with self.db.read() as tx:
-            rows = tx.all("SELECT * FROM stores ORDER BY name")
+            rows = tx.all("SELECT * FROM stores" + ("" if include_branches else " WHERE parent_id IS NULL")
+                          + " ORDER BY name")
         out = [Store._from(r) for r in rows]
         return out if include_archived else [s for s in out if not s.archived]
 
@@ -541,9 +545,12 @@ class Memfs:
         """Delete a store with its whole history. Blobs no other store uses are removed."""
         store = self.get_store(ref)
         with self.db.write() as tx:
-            for table in ("revisions", "nodes", "conflicts", "hooks"):
-                tx.run(f"DELETE FROM {table} WHERE store_id = ?", (store.id,))
-            tx.run("DELETE FROM stores WHERE id = ?", (store.id,))
+            # its branches go with it (they cannot merge anywhere any more)
+            ids = [store.id] + [r[0] for r in tx.all("SELECT id FROM stores WHERE parent_id = ?", (store.id,))]
+            for sid in ids:
+                for table in ("revisions", "nodes", "conflicts", "hooks"):
+                    tx.run(f"DELETE FROM {table} WHERE store_id = ?", (sid,))
+                tx.run("DELETE FROM stores WHERE id = ?", (sid,))
             self._drop_orphan_blobs(tx)
         return store
 

@@ -261,6 +261,27 @@ MIGRATIONS = [
          # does anyway
          "postgresql": ""},
     ),
+    (
+        # branches (memfs/branches_store.py): a branch is a store row with the store it came from
+        # (parent_id), its name, the parent's revision it started at (base_rev), the last revision
+        # of its initial copy (fork_rev) and its state (open, merged, discarded; snapshot: a
+        # time-travel mount's hidden copy). Its nodes start as copies of the parent's with new
+        # ids; origin_id names the parent node each was copied from (merges follow identity, not
+        # paths). A merge revision names the branch revision it brings in (merged_from).
+        "m010_branches",
+        """
+        ALTER TABLE stores ADD COLUMN parent_id INTEGER;
+        ALTER TABLE stores ADD COLUMN branch TEXT;
+        ALTER TABLE stores ADD COLUMN base_rev INTEGER;
+        ALTER TABLE stores ADD COLUMN fork_rev INTEGER;
+        ALTER TABLE stores ADD COLUMN branch_status TEXT;
+        ALTER TABLE stores ADD COLUMN branch_ended_at REAL;
+        CREATE UNIQUE INDEX stores_branch ON stores(parent_id, branch) WHERE parent_id IS NOT NULL;
+        ALTER TABLE nodes ADD COLUMN origin_id INTEGER;
+        ALTER TABLE revisions ADD COLUMN merged_from INTEGER;
+        CREATE INDEX revisions_merged_from ON revisions(merged_from) WHERE merged_from IS NOT NULL;
+        """,
+    ),
 ]
 
 

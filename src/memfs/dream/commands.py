@@ -139,17 +139,18 @@ def _job_line(j) -> str:
 @click.option("--budget-tokens", type=int, help="Hard limit on tokens the job may use (claude engine).")
 @click.option("--apply", "apply_now", is_flag=True, help="Apply the proposal at once (in place).")
 @click.option("--into-new-store", metavar="NAME", help="Write the dreamed store as a new store; the input is untouched.")
+@click.option("--into-branch", metavar="NAME", help="Write the proposal as branch STORE@NAME: mount, edit, merge it.")
 @click.option("--all-stores", is_flag=True, help="Every live store with enough new activity (for cron).")
 @click.option("--min-sessions", type=int, default=0, help="Skip a store with fewer new sessions than this.")
 @click.option("--json", "as_json", is_flag=True, help="Print the job as JSON.")
 @pass_m
 def dream_run(c, store_name, since, session_ids, engine, model, instructions, budget_tokens, apply_now,
-              into_new_store, all_stores, min_sessions, as_json):
+              into_new_store, all_stores, min_sessions, as_json, into_branch=None):
     """Dream a store: propose merged duplicates, lessons, stale fixes, verification notes."""
     since_ts = config.parse_time(since) if since else None
     if all_stores:
-        if store_name or session_ids or into_new_store:
-            raise errors.InvalidInput("--all-stores takes no STORE, --sessions or --into-new-store")
+        if store_name or session_ids or into_new_store or into_branch:
+            raise errors.InvalidInput("--all-stores takes no STORE, --sessions, --into-new-store or --into-branch")
         failed = jobs.run_all(c.m, since=since_ts, min_sessions=min_sessions, log=click.echo, engine=engine,
                               model=model, instructions=instructions, budget_tokens=budget_tokens, apply=apply_now)
         if failed:
@@ -160,7 +161,8 @@ def dream_run(c, store_name, since, session_ids, engine, model, instructions, bu
     try:
         res = jobs.run(c.m, store_name, since=since_ts, sessions=list(session_ids) or None, engine=engine,
                        model=model, instructions=instructions, budget_tokens=budget_tokens, apply=apply_now,
-                       into_new_store=into_new_store, min_sessions=min_sessions, progress=_progress())
+                       into_new_store=into_new_store, min_sessions=min_sessions, progress=_progress(),
+                       into_branch=into_branch)
     except lock.LockHeld as e:
         click.echo(f"skipped: {e.message}")
         return
@@ -178,6 +180,9 @@ def dream_run(c, store_name, since, session_ids, engine, model, instructions, bu
                 click.echo(proposal["report"].rstrip("\n"))
             if res.apply_report:
                 _print_outcomes(res.apply_report.outcomes)
+            elif res.new_branch:
+                click.echo(f"wrote the proposal as branch {res.new_branch}; review: memfs branch diff {res.new_branch}; "
+                           f"merge: memfs branch merge {res.new_branch}")
             elif res.new_store:
                 click.echo(f"wrote the dreamed store as {res.new_store}; {j.store_name} is untouched")
             elif proposal.get("changes"):

@@ -3,7 +3,8 @@ engine, store the proposal; then apply, reject or revert it.
 
 A job moves pending -> running -> completed | failed | canceled. It never changes the store by
 itself: the proposal waits for `apply` (or is applied at once with `apply=True`, or written into
-a new store with `into_new_store`). The store's dream lock is held while the engine runs."""
+a new store with `into_new_store`, or as a branch of the store with `into_branch`, to mount,
+edit and merge). The store's dream lock is held while the engine runs."""
 
 from __future__ import annotations
 
@@ -66,6 +67,7 @@ class RunResult:
     skipped: Optional[str] = None
     apply_report: Optional[applying.ApplyReport] = None
     new_store: Optional[str] = None
+    new_branch: Optional[str] = None  # STORE@NAME
     extra: dict = field(default_factory=dict)
 
 
@@ -74,14 +76,20 @@ def run(m, store_ref, *, since: Optional[float] = None, sessions: Optional[Itera
         budget_tokens: Optional[int] = None, apply: bool = False, into_new_store: Optional[str] = None,
         min_sessions: int = 0, resume: bool = False, now: Optional[float] = None,
         progress: Optional[Callable[[str, int, int], None]] = None, engine_options: Optional[dict] = None,
-        job_id: Optional[str] = None) -> RunResult:
+        job_id: Optional[str] = None, into_branch: Optional[str] = None) -> RunResult:
     """Dream one store. Returns the job (completed, failed or canceled), or a skip reason when
     there was too little new activity. LockHeld when another process is dreaming the store.
     `job_id`: run this pending job (made earlier, e.g. by `POST /v1/dreams`) instead of a new one;
     its `inputs` and `output` keep their other keys, and InvalidInput if it is no longer pending."""
     store = m.get_store(store_ref)
-    if apply and into_new_store:
-        raise errors.InvalidInput("--apply and --into-new-store exclude each other")
+    if sum(map(bool, (apply, into_new_store, into_branch))) > 1:
+        raise errors.InvalidInput("--apply, --into-new-store and --into-branch exclude each other")
+    if into_branch:  # a name that is taken (or bad) fails now, not after the engine ran
+        try:
+            m.branch(store, into_branch)
+            raise errors.AlreadyExists(f"store {store.name!r} already has a branch named {into_branch!r}")
+        except errors.NotFound:
+            pass
     if store.archived and not into_new_store:
         raise errors.ReadOnly(f"store {store.name!r} is archived: dream it --into-new-store")
     if sessions and since is not None:
@@ -114,6 +122,7 @@ def run(m, store_ref, *, since: Optional[float] = None, sessions: Optional[Itera
                                            f", fewer than {min_sessions}")
         regs = m.transcripts(session_ids=ids)
         output = ({"type": "create_new", "memory_store": into_new_store} if into_new_store else
+                  {"type": "branch", "memory_store": f"{store.name}@{into_branch}"} if into_branch else
                   {"type": "update_existing", "memory_store": store.name} if apply else {"type": "propose"})
         inputs = {"memory_store": store.name, "sessions": ids, "since": None if sessions else window,
                   "transcripts": [t.path for t in regs], "budget_tokens": budget_tokens}
@@ -172,7 +181,27 @@ def run(m, store_ref, *, since: Optional[float] = None, sessions: Optional[Itera
         elif into_new_store:
             res.new_store = write_new_store(m, store, job, into_new_store, files, shas, entries)
             res.job = m.dream_job(job.id)
+        elif into_branch:
+            res.new_branch = write_branch(m, store, job, into_branch)
+            res.job = m.dream_job(job.id)
         return res
+
+
+def write_branch(m, store, job, name) -> str:
+    """The proposal as a branch of the store made at the job's base revision: mount it, grep
+    it, edit it, and merge it (`memfs branch merge`), with edits made to the store since merged
+    in, not lost. Each change is a branch revision attributed to the job."""
+    proposal = Proposal.from_dict(job.proposal)
+    b = m.create_branch(store, name, rev=job.base_rev, identity=applying.dream_identity(job))
+    ident = applying.dream_identity(job)
+    for c in sorted(proposal.changes, key=lambda c: c.path):
+        msg = f"dream {job.id}: " + "; ".join(a.reason for a in c.annotations[:3])[:500]
+        if c.action == "delete":
+            m.delete(b.store, c.path, identity=ident, message=msg)
+        else:
+            m.write(b.store, c.path, c.content.encode("utf-8"), identity=ident, message=msg)
+    m.update_dream_job(job.id, output={**(job.output or {}), "memory_store": b.ref, "memory_store_id": b.store.uid})
+    return b.ref
 
 
 def write_new_store(m, store, job, name, files, shas, entries) -> str:

@@ -33,7 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import errors, paths
 from ..store import ApiKey, Identity, Memfs, Store
-from . import console, dreams, events, ids, render, schemas
+from . import branches, console, dreams, events, ids, render, schemas
 from . import replication
 
 log = logging.getLogger("memfs.http")
@@ -137,7 +137,9 @@ class Ctx:
     writing: threading.Lock
 
     def access(self, s: Store) -> Optional[str]:
-        return "rw" if self.key is None else self.key.access(s)
+        if self.key is None:
+            return "rw"
+        return self.key.access(self.m.branch_parent(s) or s)  # a branch: the access to its store
 
     def store(self, store_id: str, write: bool = False) -> Store:
         """The store, if this key may see it: otherwise 404, exactly as for a store that does not
@@ -354,6 +356,7 @@ def create_app(db_path: str, *, open_without_keys: bool = True) -> FastAPI:
     events.add_routes(app, ctx)
     replication.add_routes(app, ctx)  # memfs replicate --to http(s)://…
     dreams.add_routes(app, ctx)
+    branches.add_routes(app, ctx)  # /v1/memfs/stores/{id}/branches…
     console.add_routes(app, ctx)  # the web console at / and the JSON it reads (/v1/memfs/…)
     app.add_middleware(Guard)
     return app

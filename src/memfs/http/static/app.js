@@ -175,8 +175,9 @@ async function storesView() {
 async function storeView(id, tab, q) {
   const store = await get(`/v1/memory_stores/${encodeURIComponent(id)}`);
   crumbs(h("a", { href: storeHref(id, "files") }, store.name));
-  const names = ["files", "log", "conflicts", "dreams", "search"];
-  const body = { files: filesTab, log: logTab, conflicts: conflictsTab, dreams: dreamsTab, search: searchTab }[tab];
+  const names = ["files", "log", "conflicts", "dreams", "branches", "search"];
+  const body = { files: filesTab, log: logTab, conflicts: conflictsTab, dreams: dreamsTab, branches: branchesTab,
+    search: searchTab }[tab];
   if (!body) throw new ApiError(404, "not_found_error", `no such page: ${tab}`);
   const [content, chart] = await Promise.all([body(store, q), activityChart(store)]);
   return h("section", { id: "store", "data-store": id },
@@ -419,6 +420,49 @@ async function searchTab(store, q) {
     h("td", {}, m.agent || "—"), h("td", {}, when(m.created_at))));
   return h("div", {}, form, h("p", { class: "muted" }, `${data.length} lines${more ? " (more not shown)" : ""}`),
     table(["path", "line", "text", "rev", "agent", "time"], rows, { id: "search-results" }));
+}
+
+// ------------------------------------------------------------------ branches
+
+async function branchesTab(store, q) {
+  const base = `/v1/memfs/stores/${store.id}/branches`;
+  const name = q.get("branch");
+  if (name) return branchView(store, base, name);
+  const { data } = await get(base);
+  if (!data.length) return h("p", { class: "muted", id: "branches" }, "No branch of this store (memfs branch create).");
+  return table(["branch", "status", "from revision", "files", "created", "closed"], data.map((b) => h("tr", { "data-branch": b.name },
+    h("td", { class: "mono" }, h("a", { href: storeHref(store.id, "branches", { branch: b.name }), class: "branch-link" }, b.ref)),
+    h("td", {}, h("span", { class: `state ${b.status}` }, b.status)), h("td", { class: "num" }, b.base_rev),
+    h("td", { class: "num" }, b.files), h("td", {}, when(b.created_at)), h("td", {}, when(b.ended_at)))), { id: "branches" });
+}
+
+async function branchView(store, base, name) {
+  const path = `${base}/${encodeURIComponent(name)}`;
+  const b = await get(path);
+  const { diff } = await get(`${path}/diff`);
+  const merge = (label, id, body) => action(label, { class: "write", id }, async () => {
+    const r = await post(`${path}/merge`, body);
+    const left = r.files.filter((f) => f.status === "conflict").length;
+    return `merged ${b.ref}: ${r.revisions.length} revision(s)` + (left ? `, ${left} conflict(s) left on the branch` : "");
+  });
+  const open = b.status === "open";
+  const conflicts = open ? b.merge.filter((f) => f.status === "conflict").length : 0;
+  const controls = canWrite(store.id) && open ? h("div", { class: "controls", id: "branch-controls" },
+    merge("Merge", "btn-merge", {}),
+    conflicts ? merge("Merge, keeping the store's version of conflicts", "btn-merge-ours", { ours: "*" }) : null,
+    conflicts ? merge("Merge, taking the branch's version of conflicts", "btn-merge-theirs", { theirs: "*" }) : null,
+    action("Discard", { class: "write danger", id: "btn-discard" }, async () => {
+      await post(`${path}/discard`);
+      return `discarded ${b.ref}`;
+    })) : null;
+  const plan = open ? table(["path", "merge", "action", "why"], b.merge.map((f) => h("tr", { "data-path": f.path, class: f.status },
+    h("td", { class: "mono" }, f.path), h("td", {}, h("span", { class: `state ${f.status}` }, f.status)),
+    h("td", {}, f.action || "—"), h("td", { class: "muted" }, f.reason))), { id: "branch-merge" }) : null;
+  return h("section", { id: "branch", "data-branch": b.name, "data-status": b.status },
+    h("h2", { class: "mono" }, b.ref),
+    h("p", { id: "branch-status" }, `${b.status} · from revision ${b.base_rev} · ${b.files} files · created ${when(b.created_at)}`),
+    controls, open ? h("h3", {}, "What merging does now") : null, plan,
+    h("h3", {}, "Changes on the branch"), diff ? diffLines(diff) : h("p", { id: "diff", class: "muted" }, "No change."));
 }
 
 // ------------------------------------------------------------------ dreams
