@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from . import config, errors
+from . import config, errors, settings
 from .store import DIR
 
 from .clitools import (STATUS_HELP, Ctx, MemfsGroup, emit, output_options, pass_m,  # noqa: F401
@@ -21,6 +21,7 @@ from .clitools import (STATUS_HELP, Ctx, MemfsGroup, emit, output_options, pass_
 @click.pass_context
 def cli(ctx, db, agent, session):
     """memfs: versioned, attributed memory stores for AI agents."""
+    settings.check()  # a bad MEMFS_* setting is one line and exit 2, before any command runs
     ctx.obj = Ctx(db, agent, session)
 
 

@@ -25,15 +25,24 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Optional
 
-from . import errors, paths
+from . import errors, paths, settings
 from . import hooks as _hooks
 from .backends import open_backend
 from .hooks import Hook  # noqa: F401  (part of the API)
 from .search import GrepMatch  # noqa: F401  (part of the API)
 
 DEFAULT_MAX_CONTENT = 100 * 1024
-# how long a write lease holds without being renewed or released ($MEMFS_LEASE_SECONDS)
-LEASE_SECONDS = float(os.environ.get("MEMFS_LEASE_SECONDS") or 5.0)
+
+
+def __getattr__(name):
+    # LEASE_SECONDS: how long a write lease holds without being renewed or released
+    # ($MEMFS_LEASE_SECONDS), read when asked for, so that a bad value is an error of the caller
+    # and not of `import memfs`
+    if name == "LEASE_SECONDS":
+        return settings.get("MEMFS_LEASE_SECONDS")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 FILE, DIR, SYMLINK = "file", "dir", "symlink"
 ACTORS = ("agent", "operator", "api", "dream")
 GONE_OPS = ("delete", "rmdir")
@@ -47,7 +56,7 @@ def _waits_for_leases(method):
 
     @functools.wraps(method)
     def wrapper(self, *args, **kw):
-        deadline = time.monotonic() + LEASE_SECONDS + 1
+        deadline = time.monotonic() + settings.get("MEMFS_LEASE_SECONDS") + 1
         delay = 0.002
         while True:
             try:
@@ -2248,7 +2257,7 @@ class Memfs:
         return rev
 
     def lease(self, node_id: int, owner: str, *, if_match: Optional[str] = None,
-              seconds: float = LEASE_SECONDS) -> Optional[str]:
+              seconds: Optional[float] = None) -> Optional[str]:
         """Reserve a file for `owner` (a mount's rewrite, from its first write() to its close()):
         until the owner commits, releases or lets `seconds` pass, other writers of the file wait
         (store API) or are refused (other mounts) — so that a refusal reaches a writer at write(),
@@ -2263,6 +2272,7 @@ class Memfs:
             if if_match is not None and cur["sha256"] != if_match:
                 raise errors.PreconditionFailed(f"{cur['path']} changed: expected {if_match}, stored {cur['sha256']}",
                                                 current_sha256=cur["sha256"])
+            seconds = settings.get("MEMFS_LEASE_SECONDS") if seconds is None else seconds
             tx.run("UPDATE nodes SET lease_owner = ?, lease_until = ? WHERE id = ?", (owner, time.time() + seconds, node_id))
             return cur["sha256"]
 

@@ -181,3 +181,56 @@ def test_real_executable_errors(tmp_path):
         assert err.count("\n") == 1 and err.startswith("Error: ") and "Traceback" not in err
         assert p.stdout == b""
     assert _run("--db", db, "cat", "real:/f").stdout == b"v1"
+
+
+# ---------------------------------------------------------------- settings from the environment
+
+BAD_SETTINGS = {"MEMFS_LEASE_SECONDS": "x", "MEMFS_BUSY_TIMEOUT": "ten", "MEMFS_SYNC": "fast", "MEMFS_PG_POOL": "0",
+                "MEMFS_DREAM_ENGINE": "gpt", "MEMFS_DREAM_CONCURRENCY": "1.5", "MEMFS_DREAM_BATCH_CHARS": "-3",
+                "MEMFS_DREAM_MAX_RETRIES": "many", "MEMFS_DREAM_RETRY_BASE": "nan"}
+# read as plain strings: any value is a value
+STRING_SETTINGS = {"MEMFS_DB", "MEMFS_HOME", "MEMFS_AGENT", "MEMFS_SESSION", "MEMFS_DREAM_MODEL", "MEMFS_REPLICATE_KEY",
+                   "MEMFS_HOOK_ID", "MEMFS_HOOK_STORE"}  # the last two are set for a hook, not read
+
+
+def test_every_setting_read_from_the_environment_is_checked():
+    """Every MEMFS_* name the package reads is a plain string or a setting of memfs.settings (which
+    the CLI checks at start), and each checked one has a bad value below."""
+    from memfs import settings
+
+    src = os.path.join(os.path.dirname(inspect.getfile(errors)))
+    read = set()
+    for folder, _, files in os.walk(src):
+        for f in files:
+            if f.endswith(".py"):
+                read |= set(re.findall(r"\"(MEMFS_[A-Z_]+)\"", open(os.path.join(folder, f)).read()))
+    assert read - STRING_SETTINGS == set(settings.SETTINGS), read
+    assert set(BAD_SETTINGS) == set(settings.SETTINGS)
+
+
+@pytest.mark.parametrize("name", sorted(BAD_SETTINGS))
+def test_a_bad_setting_is_one_line_naming_it(tmp_path, name):
+    """Issue 17, bug 3: `MEMFS_LEASE_SECONDS=x memfs ls s:` was a ValueError traceback at import."""
+    db = str(tmp_path / "real.db")
+    assert _run("--db", db, "init").returncode == 0
+    for args in (("ls", "s:"), ("store", "list"), ("init",), ("mounts",)):
+        p = _run("--db", db, *args, env={name: BAD_SETTINGS[name]})
+        err = p.stderr.decode()
+        assert p.returncode == errors.InvalidInput.exit_code, (args, err)
+        assert err.startswith(f"Error: {name} must be ") and err.endswith(f", not {BAD_SETTINGS[name]!r}\n"), err
+        assert err.count("\n") == 1 and p.stdout == b""
+    # importing memfs and its front ends never reads them: only what uses a setting checks it
+    code = ("import memfs, memfs.cli, memfs.fuse.ops, memfs.fuse.daemon, memfs.http.app, memfs.mcp_server, "
+            "memfs.dream.engines.claude; print('imported')")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, name: "x"})
+    assert p.returncode == 0 and p.stdout == "imported\n", p.stderr
+
+
+def test_good_settings_are_accepted(tmp_path):
+    db = str(tmp_path / "real.db")
+    good = {"MEMFS_LEASE_SECONDS": "0.5", "MEMFS_BUSY_TIMEOUT": "2", "MEMFS_SYNC": "Normal", "MEMFS_PG_POOL": "4",
+            "MEMFS_DREAM_ENGINE": "local", "MEMFS_DREAM_CONCURRENCY": "2", "MEMFS_DREAM_BATCH_CHARS": "1000",
+            "MEMFS_DREAM_MAX_RETRIES": "0", "MEMFS_DREAM_RETRY_BASE": "0.1", "MEMFS_SESSION": ""}
+    for args in (("init",), ("store", "create", "s"), ("ls", "s:")):
+        p = _run("--db", db, *args, env=good)
+        assert p.returncode == 0, p.stderr

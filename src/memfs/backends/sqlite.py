@@ -7,7 +7,7 @@ import time
 from contextlib import contextmanager
 from typing import Optional
 
-from .. import errors
+from .. import errors, settings
 from .schema import render
 
 def _statements(sql: str):
@@ -70,13 +70,10 @@ class SQLiteBackend:
     notifies = False  # no change notifications: followers poll data_version()
     def __init__(self, path: str, *, busy_timeout: Optional[float] = None, synchronous: Optional[str] = None):
         # how long a writer waits for another process's transaction before failing with Busy
-        try:
-            busy_timeout = float(busy_timeout if busy_timeout is not None else os.environ.get("MEMFS_BUSY_TIMEOUT", 10))
-        except ValueError:
-            raise errors.InvalidInput("MEMFS_BUSY_TIMEOUT must be a number of seconds") from None
+        busy_timeout = float(busy_timeout if busy_timeout is not None else settings.get("MEMFS_BUSY_TIMEOUT"))
         # FULL: a commit survives power loss. NORMAL (MEMFS_SYNC=normal): it survives any crash of
         # memfs or of the client (kill -9), not of the machine; commits are about 3x cheaper.
-        synchronous = (synchronous or os.environ.get("MEMFS_SYNC") or "FULL").upper()
+        synchronous = (synchronous or settings.get("MEMFS_SYNC")).upper()
         if synchronous not in ("FULL", "NORMAL", "EXTRA"):
             raise errors.InvalidInput(f"MEMFS_SYNC must be full, normal or extra, not {synchronous.lower()!r}")
         self.synchronous = synchronous

@@ -27,9 +27,9 @@ from typing import Optional
 import pyfuse3
 import trio
 
-from .. import errors, paths
+from .. import errors, paths, settings
 from ..config import fmt_time
-from ..store import DIR, FILE, LEASE_SECONDS, SYMLINK, Memfs, Store, sha256
+from ..store import DIR, FILE, SYMLINK, Memfs, Store, sha256
 from . import virtual
 from .lastknown import LastKnown
 from .scratch import is_scratch
@@ -934,7 +934,7 @@ class MemfsOps(pyfuse3.Operations):
         """A rewrite reserves its file from its first write() to its commit, so that a competing
         writer is refused at its write() (which a shell reports), never only at close()."""
         now = time.monotonic()
-        if st.lease_at and now - st.lease_at < LEASE_SECONDS / 2:
+        if st.lease_at and now - st.lease_at < settings.get("MEMFS_LEASE_SECONDS") / 2:
             return
         try:
             current = self.m.lease(st.node_id, self.owner, if_match=None if st.truncated else st.loaded_sha)
