@@ -267,6 +267,12 @@ class Conflict:
     current_rev: Optional[int]
     sha256: Optional[str]
     reason: str
+    hook_id: Optional[int] = None  # the write hook that refused it: then no content is kept
+
+    @property
+    def refused_by_hook(self) -> bool:
+        # rows from before m008 name their hook only in the reason
+        return self.hook_id is not None or self.reason.startswith("refused by write hook")
 
     @classmethod
     def _from(cls, r):
@@ -1432,11 +1438,17 @@ class Memfs:
     # ------------------------------------------------------------------ conflicts
 
     def record_conflict(self, ref, path: str, content: Optional[bytes], *, base_sha256: Optional[str],
-                        reason: str, identity: Optional[Identity] = None) -> Conflict:
-        """Keep a refused write where it can be read back (`.memfs/conflicts/` on the mount)."""
+                        reason: str, identity: Optional[Identity] = None, hook_id: Optional[int] = None) -> Conflict:
+        """Keep a refused write where it can be read back (`.memfs/conflicts/` on the mount).
+
+        With `hook_id` (a write hook refused it), only the refusal is kept: who, when, which hook
+        and why, never the content, which is dropped if given: a hook refuses content to keep it
+        out of the store."""
         store = self._store(ref)
         path = paths.normalize(path)
         ident = identity or self.identity
+        if hook_id is not None:
+            content = None
         with self.db.write() as tx:
             cur = tx.one("SELECT * FROM nodes WHERE store_id = ? AND path = ?", (store.id, path))
             now = time.time()
@@ -1447,9 +1459,10 @@ class Memfs:
                 self._put_blob(tx, digest, content, now)
             cid = tx.run(
                 "INSERT INTO conflicts (store_id, path, node_id, session, agent, created_at, base_sha256,"
-                " current_sha256, current_rev, sha256, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " current_sha256, current_rev, sha256, reason, hook_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (store.id, path, cur["id"] if cur else None, ident.session, ident.agent, now, base_sha256,
-                 cur["sha256"] if cur else None, cur["head_rev"] if cur else None, digest, reason))
+                 cur["sha256"] if cur else None, cur["head_rev"] if cur else None, digest, reason,
+                 None if hook_id is None else int(hook_id)))
             return Conflict._from(tx.one("SELECT * FROM conflicts WHERE id = ?", (cid,)))
 
     def conflicts(self, ref, *, session: Optional[str] = None) -> list[Conflict]:

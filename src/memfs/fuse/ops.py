@@ -967,18 +967,20 @@ class MemfsOps(pyfuse3.Operations):
             self._refuse(st, store, path, seen, "stale: another session changed the file after this one read it",
                          incoming)
 
-    def _refuse(self, st, store, path, base, reason, incoming=None):
-        """Refuse a write with ESTALE, keeping what was refused in the conflicts record."""
+    def _refuse(self, st, store, path, base, reason, incoming=None, hook_id=None):
+        """Refuse a write with ESTALE, keeping what was refused in the conflicts record (not when
+        a write hook refused it: then only who, when, which hook and why)."""
         content = bytes(st.data) if st is not None and st.data is not None and st.dirty else None
         base = None if base == MIXED else base  # a blend of versions has no hash to name
         if incoming is not None:
             content = (content or b"") + bytes(incoming)
+        content = None if hook_id is not None else content
         # the kernel retries an open that failed with ESTALE once: record the refusal once
         key = (store.id, path, base, None if content is None else sha256(content))
         if self._last_refusal != (key, int(time.monotonic())):
             self._last_refusal = (key, int(time.monotonic()))
             try:
-                self.m.record_conflict(store, path, content, base_sha256=base, reason=reason)
+                self.m.record_conflict(store, path, content, base_sha256=base, reason=reason, hook_id=hook_id)
             except errors.MemfsError as e:
                 log.error("could not record the conflict on %s: %s", path, e)
             self.stats["conflicts"] += 1
@@ -1044,9 +1046,10 @@ class MemfsOps(pyfuse3.Operations):
                                  mtime_ns=st.mtime_ns if st.mtime_set else None, lease_owner=self.owner)
         except errors.PreconditionFailed:
             self._refuse(st, store, path, expected, "stale: the file changed since this session's version")
-        except errors.HookRefused as e:  # kept in .memfs/conflicts/ like a stale write, but EACCES
+        except errors.HookRefused as e:  # recorded in .memfs/conflicts/ (not its content), EACCES
             try:
-                self._refuse(st, store, path, expected, f"refused by write hook {e.hook_id}: {e.reason}")
+                self._refuse(st, store, path, expected, f"refused by write hook {e.hook_id}: {e.reason}",
+                             hook_id=e.hook_id)
             except pyfuse3.FUSEError:
                 pass
             if st.pending:
