@@ -32,6 +32,7 @@ def cli(ctx, db, agent, session):
 @pass_m
 def init(c):
     """Create the database (if needed) and print its path."""
+    c.create = True
     c.m
     click.echo(c.db_path)
 
@@ -722,11 +723,13 @@ def export_cmd(c, store_name, fmt, with_history, output):
 @cli.command("import")
 @click.argument("file", metavar="FILE")
 @click.option("--as", "name", help="Name of the new store (default: the exported store's name).")
+@click.option("--create", is_flag=True, help="Create the database if there is none yet (as memfs init).")
 @pass_m
-def import_cmd(c, file, name):
+def import_cmd(c, file, name, create):
     """Import an export (jsonl or tar) as a new store, with its history and attribution."""
     from .replication import import_file
 
+    c.create = create
     s, n = import_file(c.m, file, name)
     click.echo(f"imported store {s.name} ({s.uid}): {n} revisions")
 
@@ -782,7 +785,7 @@ def mcp_cmd(c, stores, agent_opt, session_opt):
 
     scopes = parse_scopes(stores)
     agent = agent_opt or (c.identity.agent if c.identity.actor == "agent" else "mcp")
-    serve(c.db_path, scopes, agent=agent, session=session_opt or c.identity.session)
+    serve(c.existing_db(), scopes, agent=agent, session=session_opt or c.identity.session)
 
 
 def main():

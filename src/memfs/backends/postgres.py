@@ -247,6 +247,11 @@ class PostgresBackend:
             try:
                 c.execute("BEGIN")
                 c.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
+                tables = {r[0] for r in c.execute("SELECT table_name FROM information_schema.tables"
+                                                  " WHERE table_schema = current_schema()")}
+                if tables and "_memfs_migrations" not in tables:
+                    raise errors.NotADatabase("the database at this URL is not a memfs database (it has other "
+                                              "tables)")
                 c.execute('CREATE TABLE IF NOT EXISTS _memfs_migrations (name TEXT COLLATE "C" PRIMARY KEY,'
                           " applied_at DOUBLE PRECISION)")
                 done = {r[0] for r in c.execute("SELECT name FROM _memfs_migrations")}

@@ -37,6 +37,19 @@ def _translate(exc: sqlite3.Error) -> errors.MemfsError:
     return errors.MemfsError(f"database error: {msg}")
 
 
+def _check_header(path: str) -> None:
+    """A file that is there and is not SQLite (a typo such as --db /etc/passwd) is not a memfs
+    database, rather than a damaged one. An empty file is a new database (in WAL mode a young
+    database's file can stay empty, its pages still in the -wal file)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        return  # sqlite3 says what is wrong with those
+    if head and head != b"SQLite format 3\x00":
+        raise errors.NotADatabase(f"{path} is not a memfs database (not an SQLite file)")
+
+
 class _Tx:
     __slots__ = ("c",)
 
@@ -92,6 +105,7 @@ class SQLiteBackend:
                     os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
                 except FileExistsError:
                     pass
+        _check_header(path)
         try:
             # isolation_level=None: we issue BEGIN ourselves (BEGIN IMMEDIATE for writers, so two
             # writers never deadlock upgrading a read lock)
@@ -126,6 +140,10 @@ class SQLiteBackend:
         c = self.conn
         c.execute("BEGIN IMMEDIATE")
         try:
+            if c.execute("SELECT 1 FROM sqlite_master WHERE name = '_memfs_migrations'").fetchone() is None and \
+                    c.execute("SELECT 1 FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' LIMIT 1").fetchone():
+                raise errors.NotADatabase(f"{self.path} is not a memfs database (an SQLite database of "
+                                          "something else)")
             c.execute(
                 "CREATE TABLE IF NOT EXISTS _memfs_migrations (name TEXT PRIMARY KEY, applied_at REAL)"
             )
