@@ -38,9 +38,9 @@ def _translate(exc: sqlite3.Error) -> errors.MemfsError:
 
 
 def _check_header(path: str) -> None:
-    """A file that is there and is not SQLite (a typo such as --db /etc/passwd) is not a memfs
-    database, rather than a damaged one. An empty file is a new database (in WAL mode a young
-    database's file can stay empty, its pages still in the -wal file)."""
+    """A file that SQLite cannot read and that is not SQLite at all (a typo such as --db
+    /etc/passwd) is not a memfs database, rather than a damaged one. Only once SQLite failed:
+    closing a descriptor of a database file drops this process's locks on it."""
     try:
         with open(path, "rb") as f:
             head = f.read(16)
@@ -105,7 +105,6 @@ class SQLiteBackend:
                     os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
                 except FileExistsError:
                     pass
-        _check_header(path)
         try:
             # isolation_level=None: we issue BEGIN ourselves (BEGIN IMMEDIATE for writers, so two
             # writers never deadlock upgrading a read lock)
@@ -132,6 +131,8 @@ class SQLiteBackend:
             self.conn.execute("PRAGMA case_sensitive_like=ON")
             self._migrate()
         except sqlite3.Error as e:
+            if "not a database" in str(e):
+                _check_header(path)
             raise _translate(e) from None
         self._depth = 0
         self._writing = False
