@@ -180,3 +180,31 @@ def memfs_exe():
     from mounting import MEMFS
 
     return MEMFS
+
+
+def test_dry_runs_and_reverts_say_what_they_do(memfs_cli, m, planted):
+    """Issue 17: `dream apply --dry-run` and `dream revert` printed "applied" on every line."""
+    jid = job_id(memfs_cli("dream", "run", "team-sre", "--engine", "local", "--since", "3650d").output)
+    head = m.head()
+    r = memfs_cli("dream", "apply", jid, "--dry-run")
+    lines = r.output.splitlines()
+    assert r.exit_code == 0 and lines[:-1] and all(ln.startswith("would apply ") for ln in lines[:-1]), r.output
+    assert lines[-1] == f"{len(lines) - 1} paths would change, 0 conflicts" and m.head() == head
+    r = memfs_cli("dream", "apply", "latest")
+    assert all(ln.startswith("applied ") for ln in r.output.splitlines()[:-1]), r.output
+    r = memfs_cli("dream", "revert", "latest", "--dry-run")
+    lines = r.output.splitlines()
+    assert all(ln.startswith("would revert ") and "would be reverted" not in ln for ln in lines[:-1]), r.output
+    assert lines[-1].endswith("paths would be reverted, 0 conflicts")
+    r = memfs_cli("dream", "revert", "latest")
+    lines = r.output.splitlines()
+    assert all(ln.startswith("reverted ") and " revision " in ln for ln in lines[:-1]), r.output
+    assert "applied" not in r.output
+
+
+def test_cancel_latest(memfs_cli, fails, m, planted):
+    """`latest` works for cancel as for show, apply, reject and revert."""
+    fails(3, "dream", "cancel", "latest")  # no job yet
+    jid = job_id(memfs_cli("dream", "run", "team-sre", "--engine", "local", "--since", "3650d").output)
+    r = memfs_cli("dream", "cancel", "latest")
+    assert r.exit_code == 0 and r.output == f"dream {jid} is completed\n"

@@ -227,11 +227,15 @@ def dream_show(c, job_id, paths, as_json, color):
     click.echo(render.render_job(c.m, j, color=color, paths=list(paths) or None), nl=False, color=color)
 
 
-def _print_outcomes(outcomes):
+def _print_outcomes(outcomes, words=None):
+    """One line per file. `words` renames the done states: a dry run would apply, a revert reverted."""
+    words = words or {}
     for o in outcomes:
         if o.status in ("applied", "merged"):
-            click.echo(f"{o.status:<8} {o.action:<6} {o.path}" + (f"  revision {o.revision}" if o.revision else
-                                                                   f"  {o.reason}" if o.reason else ""))
+            word = words.get(o.status, o.status)
+            reason = o.reason if o.reason and o.status not in words else ""
+            click.echo(f"{word:<8} {o.action:<6} {o.path}" + (f"  revision {o.revision}" if o.revision else
+                                                               f"  {reason}" if reason else ""))
         elif o.status == "already":
             click.echo(f"already  {o.action:<6} {o.path}")
         else:
@@ -249,7 +253,7 @@ def dream_apply(c, job_id, paths, merge, dry_run):
     """Apply a proposal, all of it or some PATHs: one revision per file, never over an agent's newer write."""
     job_id = _job(c.m, job_id).id
     rep = jobs.apply_job(c.m, job_id, list(paths) or None, merge=merge, dry_run=dry_run)
-    _print_outcomes(rep.outcomes)
+    _print_outcomes(rep.outcomes, {"applied": "would apply", "merged": "would merge"} if dry_run else None)
     n = sum(1 for o in rep.outcomes if o.status in ("applied", "merged"))
     click.echo(f"{n} paths {'would change' if dry_run else 'changed'}, {len(rep.conflicts)} conflicts")
     if rep.conflicts and not dry_run:
@@ -275,7 +279,7 @@ def dream_reject(c, job_id):
 def dream_revert(c, job_id, dry_run):
     """Undo an applied dream as new revisions (files changed since are left alone)."""
     rep = jobs.revert_job(c.m, _job(c.m, job_id).id, dry_run=dry_run)
-    _print_outcomes(rep.outcomes)
+    _print_outcomes(rep.outcomes, {"applied": "would revert" if dry_run else "reverted"})
     n = sum(1 for o in rep.outcomes if o.status == "applied")
     click.echo(f"{n} paths {'would be ' if dry_run else ''}reverted, {len(rep.conflicts)} conflicts")
     if rep.conflicts and not dry_run:
@@ -287,6 +291,6 @@ def dream_revert(c, job_id, dry_run):
 @pass_m
 def dream_cancel(c, job_id):
     """Ask a pending or running dream to stop."""
-    j = c.m.cancel_dream_job(job_id)
+    j = c.m.cancel_dream_job(_job(c.m, job_id).id)
     click.echo(f"dream {j.id} is {j.status}" + (" (cancel requested)" if j.cancel_requested_at and
                                                 j.status in ("pending", "running") else ""))
