@@ -174,7 +174,10 @@ def cat(c, ref, rev, at):
 def ls(c, ref, rev, recursive, fmt):
     """List a directory (now or at a revision)."""
     store, path = split_ref(ref, need_path=False)
-    if recursive and rev is None:
+    st = c.m.stat(store, path, rev=rev)
+    if st.kind != DIR:  # a file lists itself, as ls does
+        entries = [st]
+    elif recursive and rev is None:
         entries = [e for e in c.m.walk(store, path) if e.path != path]
     elif recursive:
         prefix = path.rstrip("/") + "/"
@@ -393,7 +396,7 @@ def migrate(src, dst):
 
 
 @cli.command()
-@click.argument("mountpoint", type=click.Path(file_okay=False))
+@click.argument("mountpoint", type=click.Path())
 @click.option("--store", "stores", multiple=True, metavar="NAME[=rw|ro]",
               help="A store to mount (repeatable); rw by default. One store is mounted at MOUNTPOINT "
                    "itself; several each get a directory named by their slug.")
@@ -413,8 +416,10 @@ def mount(c, mountpoint, stores, foreground, log_path, debug, agent_opt, session
     specs = [(s.name, scope) for s, scope in daemon.resolve_stores(c.m, specs)]
     mp = os.path.realpath(mountpoint)
     daemon.clear_dead_mount(mp)
+    if not os.path.lexists(mp):
+        raise errors.NotFound(f"mount point {mountpoint} does not exist (mkdir -p {mountpoint} first)")
     if not os.path.isdir(mp):
-        raise errors.NotFound(f"mount point {mountpoint} is not a directory")
+        raise errors.NotADirectory(f"mount point {mountpoint} is not a directory")
     if daemon.is_mounted(mp):
         raise errors.AlreadyExists(f"{mp} is already mounted")
     agent, session = agent_opt or c.identity.agent, session_opt or c.identity.session
