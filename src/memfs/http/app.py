@@ -19,6 +19,7 @@ import json
 import logging
 import secrets
 import threading
+import time
 import weakref
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -217,6 +218,11 @@ def ctx(request: Request) -> Ctx:
         if (request.url.hostname or "").strip("[]") not in ("127.0.0.1", "localhost", "::1"):
             raise errors.Unauthenticated("without API keys this server answers only requests to localhost")
         return Ctx(m, None, Identity(agent=agent or "anonymous", session=session, actor="api"), st.write_lock)
+    gone = m.revoked_api_key(secret) if secret else None
+    if gone is not None:
+        raise errors.Unauthenticated(f"API key {gone.id} ({gone.name}) was revoked at "
+                                     f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(gone.revoked_at))}: "
+                                     "ask for a new one (memfs keys create)")
     raise errors.Unauthenticated("invalid API key" if secret else
                                  "an API key is required: send it as x-api-key or Authorization: Bearer")
 
