@@ -46,6 +46,7 @@ def __getattr__(name):
 FILE, DIR, SYMLINK = "file", "dir", "symlink"
 ACTORS = ("agent", "operator", "api", "dream")
 GONE_OPS = ("delete", "rmdir")
+REVISION_OPS = ("create", "write", "delete", "rename", "mkdir", "rmdir", "symlink", "chmod")  # every op recorded
 SEARCH_BATCH = 2000  # revisions indexed per transaction when the search index catches up
 
 
@@ -1121,6 +1122,10 @@ class Memfs:
             where.append("r.id > ?"), params.append(after)
         if ops:
             ops = list(ops)
+            unknown = [o for o in ops if o not in REVISION_OPS]
+            if unknown:  # a filter that can match nothing is a typo, not an empty log
+                raise errors.InvalidInput(f"unknown operation {unknown[0]!r}: the operations are "
+                                          f"{', '.join(REVISION_OPS)}")
             where.append(f"r.op IN ({', '.join('?' * len(ops))})"), params.extend(ops)
         sql = "SELECT r.*, s.name AS store_name FROM revisions r JOIN stores s ON s.id = r.store_id"
         if where:
