@@ -463,14 +463,17 @@ def mounts(c, fmt):
 
 @cli.command()
 @click.option("--store", "stores", multiple=True, required=True, metavar="NAME[=rw|ro]", help="Stores and scopes.")
-@click.option("--mount-root", default="/mnt/memory", show_default=True, help="Where the stores are mounted.")
+@click.option("--mount-root", help="Where the stores are mounted (default: where a live mount of this machine "
+              "shows them, see memfs mounts; else /mnt/memory).")
 @pass_m
 def prompt(c, stores, mount_root):
     """Print the system-prompt text that tells an agent about its mounted stores."""
     from .fuse import daemon
-    from .prompt import render
+    from .prompt import live_places, render
 
-    click.echo(render(daemon.resolve_stores(c.m, daemon.parse_store_specs(list(stores))), mount_root), nl=False)
+    resolved = daemon.resolve_stores(c.m, daemon.parse_store_specs(list(stores)))
+    places = None if mount_root else live_places(daemon.live_mounts(c.m), [s for s, _ in resolved])
+    click.echo(render(resolved, mount_root or "/mnt/memory", places), nl=False)
 
 
 # ---------------------------------------------------------------------------- the HTTP API
