@@ -79,10 +79,12 @@ _pg_databases = iter(range(1, 1 << 30))
 
 @pytest.fixture
 def db_path(backend, tmp_path, request, monkeypatch):
-    """The test's database: a SQLite file, or (backend=postgresql) a fresh PostgreSQL database.
-    MEMFS_DB names it too, for the CLI and the daemons."""
+    """The test's database, created: a SQLite file, or (backend=postgresql) a fresh PostgreSQL
+    database. MEMFS_DB names it too, for the CLI and the daemons."""
     if backend == "sqlite":
-        yield str(tmp_path / "memfs.db")
+        path = str(tmp_path / "memfs.db")
+        Memfs(path).close()  # as `memfs init` makes it: the CLI opens only an existing database
+        yield path
         return
     pg = request.getfixturevalue("pg_server")
     name = f"t{next(_pg_databases)}"

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from . import config, errors
+from . import config, errors, settings
 from .store import DIR
 
 from .clitools import (STATUS_HELP, Ctx, MemfsGroup, emit, output_options, pass_m,  # noqa: F401
@@ -21,6 +21,7 @@ from .clitools import (STATUS_HELP, Ctx, MemfsGroup, emit, output_options, pass_
 @click.pass_context
 def cli(ctx, db, agent, session):
     """memfs: versioned, attributed memory stores for AI agents."""
+    settings.check()  # a bad MEMFS_* setting is one line and exit 2, before any command runs
     ctx.obj = Ctx(db, agent, session)
 
 
@@ -31,6 +32,7 @@ def cli(ctx, db, agent, session):
 @pass_m
 def init(c):
     """Create the database (if needed) and print its path."""
+    c.create = True
     c.m
     click.echo(c.db_path)
 
@@ -172,7 +174,10 @@ def cat(c, ref, rev, at):
 def ls(c, ref, rev, recursive, fmt):
     """List a directory (now or at a revision)."""
     store, path = split_ref(ref, need_path=False)
-    if recursive and rev is None:
+    st = c.m.stat(store, path, rev=rev)
+    if st.kind != DIR:  # a file lists itself, as ls does
+        entries = [st]
+    elif recursive and rev is None:
         entries = [e for e in c.m.walk(store, path) if e.path != path]
     elif recursive:
         prefix = path.rstrip("/") + "/"
@@ -239,7 +244,8 @@ def mv(c, ref, dst, no_clobber):
 @click.option("--session", "session_f", help="Only this session's changes.")
 @click.option("--since", help="Only changes since (7d, 2h, 2026-11-27, ...).")
 @click.option("--until", help="Only changes until.")
-@click.option("--op", "ops", multiple=True, help="Only these operations (write, create, delete, rename, ...).")
+@click.option("--op", "ops", multiple=True, help="Only these operations (repeatable): create, write, delete, rename, "
+              "mkdir, rmdir, symlink, chmod.")
 @click.option("-n", "--limit", type=int, default=0, help="At most N revisions (0: all).")
 @click.option("--after", type=int, help="Only revisions after this one (a cursor: the id of the last seen).")
 @click.option("-f", "--follow", is_flag=True, help="Print revisions as they are committed, oldest first, until "
@@ -391,7 +397,7 @@ def migrate(src, dst):
 
 
 @cli.command()
-@click.argument("mountpoint", type=click.Path(file_okay=False))
+@click.argument("mountpoint", type=click.Path())
 @click.option("--store", "stores", multiple=True, metavar="NAME[=rw|ro]",
               help="A store to mount (repeatable); rw by default. One store is mounted at MOUNTPOINT "
                    "itself; several each get a directory named by their slug.")
@@ -415,8 +421,10 @@ def mount(c, mountpoint, stores, foreground, log_path, debug, agent_opt, session
     specs = [(s.name, scope) for s, scope in daemon.resolve_stores(c.m, specs)]
     mp = os.path.realpath(mountpoint)
     daemon.clear_dead_mount(mp)
+    if not os.path.lexists(mp):
+        raise errors.NotFound(f"mount point {mountpoint} does not exist (mkdir -p {mountpoint} first)")
     if not os.path.isdir(mp):
-        raise errors.NotFound(f"mount point {mountpoint} is not a directory")
+        raise errors.NotADirectory(f"mount point {mountpoint} is not a directory")
     if daemon.is_mounted(mp):
         raise errors.AlreadyExists(f"{mp} is already mounted")
     if at is not None:  # each store as a read-only snapshot branch, which the daemon drops at exit
@@ -488,14 +496,17 @@ def mounts(c, fmt):
 
 @cli.command()
 @click.option("--store", "stores", multiple=True, required=True, metavar="NAME[=rw|ro]", help="Stores and scopes.")
-@click.option("--mount-root", default="/mnt/memory", show_default=True, help="Where the stores are mounted.")
+@click.option("--mount-root", help="Where the stores are mounted (default: where a live mount of this machine "
+              "shows them, see memfs mounts; else /mnt/memory).")
 @pass_m
 def prompt(c, stores, mount_root):
     """Print the system-prompt text that tells an agent about its mounted stores."""
     from .fuse import daemon
-    from .prompt import render
+    from .prompt import live_places, render
 
-    click.echo(render(daemon.resolve_stores(c.m, daemon.parse_store_specs(list(stores))), mount_root), nl=False)
+    resolved = daemon.resolve_stores(c.m, daemon.parse_store_specs(list(stores)))
+    places = None if mount_root else live_places(daemon.live_mounts(c.m), [s for s, _ in resolved])
+    click.echo(render(resolved, mount_root or "/mnt/memory", places), nl=False)
 
 
 # ---------------------------------------------------------------------------- the HTTP API
@@ -537,12 +548,12 @@ def serve(c, host, port, log_level):
 
     check_bind(c.m, host)
     keys = len(c.m.api_keys(include_revoked=False))
-    click.echo(f"memfs API on http://{host}:{port} (database {c.db_path}; "
-               f"{f'{keys} API keys' if keys else 'no API keys: open to anyone on this machine'}); "
-               f"console at http://{host}:{port}/", err=True)
+    banner = (f"memfs API on http://{host}:{port} (database {c.db_path}; "
+              f"{f'{keys} API keys' if keys else 'no API keys: open to anyone on this machine'}); "
+              f"console at http://{host}:{port}/")
     c.m.close()
     c._m = None
-    run(c.db_path, host, port, log_level=log_level)
+    run(c.db_path, host, port, log_level=log_level, ready=lambda: click.echo(banner, err=True))
 
 
 @cli.group()
@@ -758,11 +769,13 @@ def export_cmd(c, store_name, fmt, with_history, output):
 @cli.command("import")
 @click.argument("file", metavar="FILE")
 @click.option("--as", "name", help="Name of the new store (default: the exported store's name).")
+@click.option("--create", is_flag=True, help="Create the database if there is none yet (as memfs init).")
 @pass_m
-def import_cmd(c, file, name):
+def import_cmd(c, file, name, create):
     """Import an export (jsonl or tar) as a new store, with its history and attribution."""
     from .replication import import_file
 
+    c.create = create
     s, n = import_file(c.m, file, name)
     click.echo(f"imported store {s.name} ({s.uid}): {n} revisions")
 
@@ -818,7 +831,7 @@ def mcp_cmd(c, stores, agent_opt, session_opt):
 
     scopes = parse_scopes(stores)
     agent = agent_opt or (c.identity.agent if c.identity.actor == "agent" else "mcp")
-    serve(c.db_path, scopes, agent=agent, session=session_opt or c.identity.session)
+    serve(c.existing_db(), scopes, agent=agent, session=session_opt or c.identity.session)
 
 
 def main():

@@ -25,18 +25,28 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Optional
 
-from . import errors, paths
+from . import errors, paths, settings
 from . import hooks as _hooks
 from .backends import open_backend
 from .hooks import Hook  # noqa: F401  (part of the API)
 from .search import GrepMatch  # noqa: F401  (part of the API)
 
 DEFAULT_MAX_CONTENT = 100 * 1024
-# how long a write lease holds without being renewed or released ($MEMFS_LEASE_SECONDS)
-LEASE_SECONDS = float(os.environ.get("MEMFS_LEASE_SECONDS") or 5.0)
+
+
+def __getattr__(name):
+    # LEASE_SECONDS: how long a write lease holds without being renewed or released
+    # ($MEMFS_LEASE_SECONDS), read when asked for, so that a bad value is an error of the caller
+    # and not of `import memfs`
+    if name == "LEASE_SECONDS":
+        return settings.get("MEMFS_LEASE_SECONDS")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 FILE, DIR, SYMLINK = "file", "dir", "symlink"
 ACTORS = ("agent", "operator", "api", "dream")
 GONE_OPS = ("delete", "rmdir")
+REVISION_OPS = ("create", "write", "delete", "rename", "mkdir", "rmdir", "symlink", "chmod")  # every op recorded
 SEARCH_BATCH = 2000  # revisions indexed per transaction when the search index catches up
 
 
@@ -47,7 +57,7 @@ def _waits_for_leases(method):
 
     @functools.wraps(method)
     def wrapper(self, *args, **kw):
-        deadline = time.monotonic() + LEASE_SECONDS + 1
+        deadline = time.monotonic() + settings.get("MEMFS_LEASE_SECONDS") + 1
         delay = 0.002
         while True:
             try:
@@ -264,6 +274,12 @@ class Conflict:
     sha256: Optional[str]
     reason: str
     size: int = 0  # of the refused content (0 when none was kept)
+    hook_id: Optional[int] = None  # the write hook that refused it: then no content is kept
+
+    @property
+    def refused_by_hook(self) -> bool:
+        # rows from before m008 name their hook only in the reason
+        return self.hook_id is not None or self.reason.startswith("refused by write hook")
 
     @classmethod
     def _from(cls, r):
@@ -1122,6 +1138,10 @@ class Memfs(BranchesMixin):
             where.append("r.id > ?"), params.append(after)
         if ops:
             ops = list(ops)
+            unknown = [o for o in ops if o not in REVISION_OPS]
+            if unknown:  # a filter that can match nothing is a typo, not an empty log
+                raise errors.InvalidInput(f"unknown operation {unknown[0]!r}: the operations are "
+                                          f"{', '.join(REVISION_OPS)}")
             where.append(f"r.op IN ({', '.join('?' * len(ops))})"), params.extend(ops)
         sql = "SELECT r.*, s.name AS store_name FROM revisions r JOIN stores s ON s.id = r.store_id"
         if where:
@@ -1439,11 +1459,17 @@ class Memfs(BranchesMixin):
     # ------------------------------------------------------------------ conflicts
 
     def record_conflict(self, ref, path: str, content: Optional[bytes], *, base_sha256: Optional[str],
-                        reason: str, identity: Optional[Identity] = None) -> Conflict:
-        """Keep a refused write where it can be read back (`.memfs/conflicts/` on the mount)."""
+                        reason: str, identity: Optional[Identity] = None, hook_id: Optional[int] = None) -> Conflict:
+        """Keep a refused write where it can be read back (`.memfs/conflicts/` on the mount).
+
+        With `hook_id` (a write hook refused it), only the refusal is kept: who, when, which hook
+        and why, never the content, which is dropped if given: a hook refuses content to keep it
+        out of the store."""
         store = self._store(ref)
         path = paths.normalize(path)
         ident = identity or self.identity
+        if hook_id is not None:
+            content = None
         with self.db.write() as tx:
             cur = tx.one("SELECT * FROM nodes WHERE store_id = ? AND path = ?", (store.id, path))
             now = time.time()
@@ -1454,9 +1480,10 @@ class Memfs(BranchesMixin):
                 self._put_blob(tx, digest, content, now)
             cid = tx.run(
                 "INSERT INTO conflicts (store_id, path, node_id, session, agent, created_at, base_sha256,"
-                " current_sha256, current_rev, sha256, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " current_sha256, current_rev, sha256, reason, hook_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (store.id, path, cur["id"] if cur else None, ident.session, ident.agent, now, base_sha256,
-                 cur["sha256"] if cur else None, cur["head_rev"] if cur else None, digest, reason))
+                 cur["sha256"] if cur else None, cur["head_rev"] if cur else None, digest, reason,
+                 None if hook_id is None else int(hook_id)))
             return Conflict._from(tx.one("SELECT * FROM conflicts WHERE id = ?", (cid,)))
 
     _CONFLICT = ("SELECT c.*, COALESCE(b.size, 0) AS size FROM conflicts c"
@@ -1848,6 +1875,14 @@ class Memfs(BranchesMixin):
                         (sha256(secret.encode("utf-8", "surrogateescape")),))
         return ApiKey._from(r) if r else None
 
+    def revoked_api_key(self, secret: str) -> Optional[ApiKey]:
+        """The revoked key with this secret, or None: to tell its holder why it no longer works."""
+        if not isinstance(secret, str) or not secret:
+            return None
+        r = self.db.one("SELECT * FROM api_keys WHERE secret_sha256 = ? AND revoked_at IS NOT NULL",
+                        (sha256(secret.encode("utf-8", "surrogateescape")),))
+        return ApiKey._from(r) if r else None
+
     def has_api_keys(self) -> bool:
         return self.db.one("SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1") is not None
 
@@ -1857,13 +1892,18 @@ class Memfs(BranchesMixin):
     def add_transcript(self, path: str, fmt: str, session_id: str, *, agent: Optional[str] = None,
                        stores: Optional[list] = None, size: int = 0, mtime: Optional[float] = None,
                        started_at: Optional[float] = None, ended_at: Optional[float] = None,
-                       stats: Optional[dict] = None) -> TranscriptInfo:
-        """Register (or refresh) a transcript file; a file is registered once, by its path."""
+                       stats: Optional[dict] = None, reassign: bool = False) -> TranscriptInfo:
+        """Register (or refresh) a transcript file; a file is registered once, by its path. A file
+        registered as another agent's or session's is AlreadyExists, unless `reassign`."""
         if not session_id or not isinstance(session_id, str):
             raise errors.InvalidInput(f"{path}: a transcript needs a session id")
         now = time.time()
         with self.db.write() as tx:
-            cur = tx.one("SELECT id, agent, stores FROM transcripts WHERE path = ?", (path,))
+            cur = tx.one("SELECT id, agent, session_id, stores FROM transcripts WHERE path = ?", (path,))
+            if cur is not None and not reassign and (
+                    (agent and cur["agent"] and agent != cur["agent"]) or session_id != cur["session_id"]):
+                raise errors.AlreadyExists(f"{path} is registered already as session {cur['session_id']} of agent "
+                                           f"{cur['agent'] or '-'} (--reassign to change that)")
             if cur is None:
                 tx.run("INSERT INTO transcripts (path, format, session_id, agent, stores, size, mtime, started_at,"
                        " ended_at, stats, added_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -2283,7 +2323,7 @@ class Memfs(BranchesMixin):
         return rev
 
     def lease(self, node_id: int, owner: str, *, if_match: Optional[str] = None,
-              seconds: float = LEASE_SECONDS) -> Optional[str]:
+              seconds: Optional[float] = None) -> Optional[str]:
         """Reserve a file for `owner` (a mount's rewrite, from its first write() to its close()):
         until the owner commits, releases or lets `seconds` pass, other writers of the file wait
         (store API) or are refused (other mounts) — so that a refusal reaches a writer at write(),
@@ -2298,6 +2338,7 @@ class Memfs(BranchesMixin):
             if if_match is not None and cur["sha256"] != if_match:
                 raise errors.PreconditionFailed(f"{cur['path']} changed: expected {if_match}, stored {cur['sha256']}",
                                                 current_sha256=cur["sha256"])
+            seconds = settings.get("MEMFS_LEASE_SECONDS") if seconds is None else seconds
             tx.run("UPDATE nodes SET lease_owner = ?, lease_until = ? WHERE id = ?", (owner, time.time() + seconds, node_id))
             return cur["sha256"]
 

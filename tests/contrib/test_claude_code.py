@@ -111,3 +111,32 @@ def test_settings_snippet_wires_the_hook():
     assert hook["type"] == "command" and hook["command"].endswith("/memfs-session-end")
     assert {"MEMFS_DB", "MEMFS_STORES", "MEMFS_DREAM_STORE"} <= set(s["env"])
     assert os.access(HOOK, os.X_OK)
+
+
+def test_the_hook_is_on_path_after_install(db_path, transcript):
+    """Issue 17: the README calls `memfs-session-end` bare; it is installed next to `memfs`."""
+    bindir = os.path.dirname(sys.executable)
+    exe = shutil.which("memfs-session-end", path=bindir)
+    assert exe is not None and os.path.dirname(exe) == bindir and shutil.which("memfs", path=bindir)
+    with Memfs(db_path) as m:
+        m.create_store("team-sre")
+    event = {"session_id": "cc-installed", "transcript_path": str(transcript), "hook_event_name": "SessionEnd"}
+    p = subprocess.run(["memfs-session-end"], input=json.dumps(event), capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", ""),
+                            "MEMFS_DB": db_path, "MEMFS_STORES": "team-sre"})
+    assert p.returncode == 0 and "1 transcripts registered" in p.stdout, p.stderr
+    with Memfs(db_path) as m:
+        assert [t.session_id for t in m.transcripts(store="team-sre")] == ["cc-installed"]
+
+
+def test_readme_install_step_makes_its_folder(tmp_path):
+    """The contrib README's `install` line works in a home without ~/.claude/hooks."""
+    readme = (ROOT / "contrib" / "claude-code" / "README.md").read_text()
+    [line] = [ln for ln in readme.splitlines() if ln.startswith("install ")]
+    home = tmp_path / "home"
+    home.mkdir()
+    p = subprocess.run(["bash", "-c", line], cwd=ROOT, env={**os.environ, "HOME": str(home)}, capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    installed = home / ".claude" / "hooks" / "memfs-session-end"
+    assert os.access(installed, os.X_OK) and installed.read_bytes() == HOOK.read_bytes()

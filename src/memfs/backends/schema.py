@@ -262,6 +262,22 @@ MIGRATIONS = [
          "postgresql": ""},
     ),
     (
+        # a write refused by a hook keeps who, when, which hook and why, never the bytes: the
+        # conflict names its hook, and the content that earlier versions kept of such refusals
+        # goes (a blob nothing else refers to is deleted; `memfs redact --vacuum` or VACUUM then
+        # clears the free pages too)
+        "m008_hook_refusals",
+        """
+        ALTER TABLE conflicts ADD COLUMN hook_id INTEGER;
+        DELETE FROM blobs WHERE sha256 IN (SELECT sha256 FROM conflicts WHERE reason LIKE 'refused by write hook %')
+            AND sha256 NOT IN (SELECT sha256 FROM revisions WHERE sha256 IS NOT NULL)
+            AND sha256 NOT IN (SELECT sha256 FROM nodes WHERE sha256 IS NOT NULL)
+            AND sha256 NOT IN (SELECT sha256 FROM conflicts
+                               WHERE sha256 IS NOT NULL AND reason NOT LIKE 'refused by write hook %');
+        UPDATE conflicts SET sha256 = NULL WHERE reason LIKE 'refused by write hook %';
+        """,
+    ),
+    (
         # branches (memfs/branches_store.py): a branch is a store row with the store it came from
         # (parent_id), its name, the parent's revision it started at (base_rev), the last revision
         # of its initial copy (fork_rev) and its state (open, merged, discarded; snapshot: a

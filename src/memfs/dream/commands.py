@@ -30,10 +30,12 @@ def transcripts():
 @click.option("--session", help="Record the files as this session (default: the id inside each file).")
 @click.option("--agent", "agent_opt", help="The agent whose sessions these are.")
 @click.option("--store", "stores", multiple=True, help="A store these sessions worked on (repeatable).")
+@click.option("--reassign", is_flag=True, help="Files registered already as another agent's or session's: "
+              "change them to this --agent and --session.")
 @pass_m
-def transcripts_add(c, paths, session, agent_opt, stores):
+def transcripts_add(c, paths, session, agent_opt, stores, reassign):
     """Register transcript files, or every transcript under folders (a Claude Code projects folder too)."""
-    out = T.register(c.m, paths, session=session, agent=agent_opt, stores=list(stores))
+    out = T.register(c.m, paths, session=session, agent=agent_opt, stores=list(stores), reassign=reassign)
     n = 0
     for r in out:
         if r.skipped:
@@ -47,6 +49,10 @@ def transcripts_add(c, paths, session, agent_opt, stores):
         for p in r.session.problems[:20]:
             click.echo(f"  line {p.ref.line or p.ref.pointer}: {p.kind}: {p.reason}")
     click.echo(f"{n} transcripts registered, {len(out) - n} files skipped")
+    refused = sum(1 for r in out if r.refused)
+    if refused:
+        raise errors.AlreadyExists(f"{refused} {'file is' if refused == 1 else 'files are'} registered already as "
+                                   "another agent's or session's: not changed (--reassign to change)")
 
 
 @transcripts.command("ls")
@@ -62,10 +68,11 @@ def transcripts_ls(c, session_f, store_f, fmt):
         d.update({k: t.stats.get(k, 0) for k in ("turns", "errors", "corrections", "unparseable", "malformed")})
         d["started"], d["ended"] = config.fmt_time(t.started_at), config.fmt_time(t.ended_at)
         rows.append(d)
-    emit(rows, fmt, ["session_id", "format", "agent", "turns", "errors", "corrections", "unparseable", "started",
-                     "path"],
-         lambda r: f"{r['session_id'][:36]:<36} {r['format']:<14} {r['agent'] or '-':<10} {r['turns']:>5} turns "
-                   f"{r['errors']:>3} err {r['corrections']:>3} corr {r['unparseable']:>3} bad  {r['started']}  {r['path']}")
+    emit(rows, fmt, ["session_id", "format", "agent", "turns", "errors", "corrections", "unparseable", "malformed",
+                     "started", "path"],
+         lambda r: f"{r['session_id'][:36]:<36} {r['format']:<14} {r['agent'] or '-':<10} {r['turns']:>5} turns, "
+                   f"{r['errors']} errors, {r['corrections']} corrections, {r['unparseable']} unparseable, "
+                   f"{r['malformed']} malformed  {r['started']}  {r['path']}")
 
 
 @transcripts.command("show")
@@ -232,11 +239,15 @@ def dream_show(c, job_id, paths, as_json, color):
     click.echo(render.render_job(c.m, j, color=color, paths=list(paths) or None), nl=False, color=color)
 
 
-def _print_outcomes(outcomes):
+def _print_outcomes(outcomes, words=None):
+    """One line per file. `words` renames the done states: a dry run would apply, a revert reverted."""
+    words = words or {}
     for o in outcomes:
         if o.status in ("applied", "merged"):
-            click.echo(f"{o.status:<8} {o.action:<6} {o.path}" + (f"  revision {o.revision}" if o.revision else
-                                                                   f"  {o.reason}" if o.reason else ""))
+            word = words.get(o.status, o.status)
+            reason = o.reason if o.reason and o.status not in words else ""
+            click.echo(f"{word:<8} {o.action:<6} {o.path}" + (f"  revision {o.revision}" if o.revision else
+                                                               f"  {reason}" if reason else ""))
         elif o.status == "already":
             click.echo(f"already  {o.action:<6} {o.path}")
         else:
@@ -254,7 +265,7 @@ def dream_apply(c, job_id, paths, merge, dry_run):
     """Apply a proposal, all of it or some PATHs: one revision per file, never over an agent's newer write."""
     job_id = _job(c.m, job_id).id
     rep = jobs.apply_job(c.m, job_id, list(paths) or None, merge=merge, dry_run=dry_run)
-    _print_outcomes(rep.outcomes)
+    _print_outcomes(rep.outcomes, {"applied": "would apply", "merged": "would merge"} if dry_run else None)
     n = sum(1 for o in rep.outcomes if o.status in ("applied", "merged"))
     click.echo(f"{n} paths {'would change' if dry_run else 'changed'}, {len(rep.conflicts)} conflicts")
     if rep.conflicts and not dry_run:
@@ -280,7 +291,7 @@ def dream_reject(c, job_id):
 def dream_revert(c, job_id, dry_run):
     """Undo an applied dream as new revisions (files changed since are left alone)."""
     rep = jobs.revert_job(c.m, _job(c.m, job_id).id, dry_run=dry_run)
-    _print_outcomes(rep.outcomes)
+    _print_outcomes(rep.outcomes, {"applied": "would revert" if dry_run else "reverted"})
     n = sum(1 for o in rep.outcomes if o.status == "applied")
     click.echo(f"{n} paths {'would be ' if dry_run else ''}reverted, {len(rep.conflicts)} conflicts")
     if rep.conflicts and not dry_run:
@@ -292,6 +303,6 @@ def dream_revert(c, job_id, dry_run):
 @pass_m
 def dream_cancel(c, job_id):
     """Ask a pending or running dream to stop."""
-    j = c.m.cancel_dream_job(job_id)
+    j = c.m.cancel_dream_job(_job(c.m, job_id).id)
     click.echo(f"dream {j.id} is {j.status}" + (" (cancel requested)" if j.cancel_requested_at and
                                                 j.status in ("pending", "running") else ""))

@@ -146,7 +146,7 @@ def run(m, store_ref, *, since: Optional[float] = None, sessions: Optional[Itera
                 now=now if now is not None else time.time(), instructions=instructions, job_id=job.id,
                 model=model, budget_tokens=budget_tokens,
                 cancel_check=lambda: m.dream_job(job.id).cancel_requested_at is not None, progress=progress)
-            proposal = eng.run(ctx)
+            proposal = applying.screen(m, store, job, eng.run(ctx))
             usage = dict(ctx.usage)
             cost = estimate_cost(getattr(eng, "model", None) if engine != "local" else None, usage)
             if cost is not None:

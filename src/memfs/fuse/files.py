@@ -19,7 +19,7 @@ from typing import Optional
 import pyfuse3
 import trio
 
-from .. import errors, store as _store
+from .. import errors, settings, store as _store
 from ..store import FILE, SYMLINK, Store, sha256
 from . import staleness, virtual
 from .staleness import MIXED
@@ -335,7 +335,7 @@ class FilesMixin:
         """A rewrite reserves its file from its first write() to its commit, so that a competing
         writer is refused at its write() (which a shell reports), never only at close()."""
         now = time.monotonic()
-        if st.lease_at and now - st.lease_at < _store.LEASE_SECONDS / 2:
+        if st.lease_at and now - st.lease_at < settings.get("MEMFS_LEASE_SECONDS") / 2:
             return
         owner, nid, match = self.owner, st.node_id, None if st.truncated else st.loaded_sha
         try:
@@ -383,7 +383,7 @@ class FilesMixin:
     async def _note_hook_refusal(self, store, path, e: errors.HookRefused):
         # the refused bytes are exactly what the hook exists to keep out: the refusal is recorded,
         # never the content
-        self.hook_refusals.append((store, path, f"refused by write hook {e.hook_id}: {e.reason}"))
+        self.hook_refusals.append((store, path, f"refused by write hook {e.hook_id}: {e.reason}", e.hook_id))
         await self.record_hook_refusals()
 
     # ------------------------------------------------------------------ refusals
@@ -442,9 +442,10 @@ class FilesMixin:
     async def record_hook_refusals(self):
         """Record the writes hooks refused (who, when, which hook, why): without their content."""
         rows, self.hook_refusals = self.hook_refusals, []
-        for store, path, reason in rows:
+        for store, path, reason, hook_id in rows:
             try:
-                await self.worker.run(lambda m: m.record_conflict(store, path, None, base_sha256=None, reason=reason))
+                await self.worker.run(lambda m: m.record_conflict(store, path, None, base_sha256=None, reason=reason,
+                                                                  hook_id=hook_id))
             except errors.MemfsError as e:
                 log.error("could not record the refusal on %s: %s", path, e)
 
@@ -455,7 +456,7 @@ class FilesMixin:
         waited out (an append waits for a rewrite to finish), asleep on trio, never in the worker;
         otherwise it refuses the call at once (errors.Leased: a rewrite of this mount competing
         with another's is stale)."""
-        deadline = time.monotonic() + _store.LEASE_SECONDS + 1
+        deadline = time.monotonic() + settings.get("MEMFS_LEASE_SECONDS") + 1
         delay = 0.002
         while True:
             try:

@@ -4,7 +4,7 @@
     .memfs/log                 the store's audit log, one revision per line
     .memfs/history/PATH/REV    every version of every file, by revision number
     .memfs/conflicts/log       refused writes: who, when, against which version, who changed it
-    .memfs/conflicts/N-NAME    the refused content of conflict N
+    .memfs/conflicts/N-NAME    the refused content of conflict N (none for a write hook's refusal)
 
 Not listed by readdir (so `ls -a` and `grep -r` skip it), reachable by path."""
 
@@ -34,14 +34,15 @@ This directory is memfs's record of the store; it is read-only and hidden from l
 
   log                 every change: revision, time, agent, session, operation, path, sha256
   history/PATH/REV    the content of PATH as revision REV wrote it (grep -rn here to search the past)
-  conflicts/log       writes that were refused because the file had changed since you read it
-  conflicts/N-NAME    the content of refused write N
+  conflicts/log       writes that were refused: the file had changed since you read it, or a
+                      write hook (a secrets or PII scanner, say) refused the content
+  conflicts/N-NAME    the content of refused write N (not kept when a write hook refused it)
 
 A write fails with "Stale file handle" (ESTALE) when another session changed the file after you
 last read it. Nothing was written. Read the file again, merge your change into what is there
 now, and write again. Your refused content is kept in conflicts/. A write refused with
 "Permission denied" (EACCES) was stopped by the store's write hook (a secrets or PII scanner, say),
-at the first write() or at close(): conflicts/log gives its reason; the refused content is not kept.
+at the first write() or at close(): conflicts/log gives its reason; the refused content is not kept anywhere.
 
 Extended attributes on every file: user.memfs.sha256, .version, .author, .session, .mtime.
 Set user.memfs.if-match to a sha256 to write only if the file still has that content. It guards
@@ -108,7 +109,7 @@ class VirtualTree:
             num = name.split("-", 1)[0]
             if num.isdigit():
                 c = self.m.conflict(sid, int(num))
-                if c is not None and name == self._conflict_name(c):
+                if c is not None and not c.refused_by_hook and name == self._conflict_name(c):
                     return (sid, "conflict", c.id)
         return None
 
@@ -153,8 +154,9 @@ class VirtualTree:
             # one query for the whole folder: a lookup per entry made listing it quadratic
             out = [("log", self.getattr(self._ino((sid, "conflictlog", None))))]
             for c in self.m.conflicts(sid):
-                out.append((self._conflict_name(c), self._attr(self._ino((sid, "conflict", c.id)), c.size,
-                                                               int(c.created_at * 1e9), SHORT)))
+                if not c.refused_by_hook:
+                    out.append((self._conflict_name(c), self._attr(self._ino((sid, "conflict", c.id)), c.size,
+                                                                   int(c.created_at * 1e9), SHORT)))
             return out
         else:
             raise pyfuse3.FUSEError(errno.ENOTDIR)
@@ -182,6 +184,11 @@ class VirtualTree:
         if kind == "conflictlog":
             lines = []
             for c in self.m.conflicts(sid):
+                if c.refused_by_hook:  # nothing of the content is kept: a hook refused it to keep it out
+                    lines.append(f"{c.id}\t{fmt_time(c.created_at)}\t{c.path}\trefused for agent={c.agent or '-'} "
+                                 f"session={c.session or '-'}: {c.reason}; a write hook refused this content, "
+                                 f"so it was not kept\n")
+                    continue
                 by = "-"
                 if c.current_rev:
                     r = self._revision(sid, c.current_rev)

@@ -19,10 +19,11 @@ import json
 import logging
 import secrets
 import threading
+import time
 import weakref
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Callable, Literal, Optional
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -219,6 +220,11 @@ def ctx(request: Request) -> Ctx:
         if (request.url.hostname or "").strip("[]") not in ("127.0.0.1", "localhost", "::1"):
             raise errors.Unauthenticated("without API keys this server answers only requests to localhost")
         return Ctx(m, None, Identity(agent=agent or "anonymous", session=session, actor="api"), st.write_lock)
+    gone = m.revoked_api_key(secret) if secret else None
+    if gone is not None:
+        raise errors.Unauthenticated(f"API key {gone.id} ({gone.name}) was revoked at "
+                                     f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(gone.revoked_at))}: "
+                                     "ask for a new one (memfs keys create)")
     raise errors.Unauthenticated("invalid API key" if secret else
                                  "an API key is required: send it as x-api-key or Authorization: Bearer")
 
@@ -598,11 +604,45 @@ def check_bind(m: Memfs, host: str) -> None:
             "every store; create a key first (memfs keys create --store NAME=rw) or bind 127.0.0.1")
 
 
-def serve(db_path: str, host: str = "127.0.0.1", port: int = 8787, *, log_level: str = "info") -> None:
+def listen(host: str, port: int):
+    """A listening socket on host:port, or one line saying why not (a port in use, say)."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as e:
+        raise errors.InvalidInput(f"cannot listen on {host}: {e.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restart at once
+    try:
+        sock.bind(addr)
+        sock.listen(2048)
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise errors.MemfsError(f"port {port} is in use on {host} (another server? try --port)") from None
+        raise errors.MemfsError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    return sock
+
+
+def serve(db_path: str, host: str = "127.0.0.1", port: int = 8787, *, log_level: str = "info",
+          ready: Optional[Callable[[], None]] = None) -> None:
+    """Serve until interrupted. `ready` is called once the port is bound and listening."""
     import uvicorn
 
     with Memfs(db_path) as m:
         check_bind(m, host)
     app = create_app(db_path, open_without_keys=is_loopback(host))
+    sock = listen(host, port)
+    if ready is not None:
+        ready()
     # an event stream never ends by itself: give open ones 3 s after Ctrl-C, then close them
-    uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False, timeout_graceful_shutdown=3)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, server_header=False,
+                            timeout_graceful_shutdown=3)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn raises the Ctrl-C again once it has shut down
+        pass
+    finally:
+        sock.close()

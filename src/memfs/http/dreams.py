@@ -19,7 +19,6 @@ that touched the store since then. A dream is visible to a key that can read its
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import time
@@ -28,7 +27,7 @@ from typing import Any, Optional
 from fastapi import FastAPI, Query, Request
 from pydantic import BaseModel, ConfigDict
 
-from .. import errors
+from .. import errors, settings
 from ..dream import jobs as dreamjobs
 from ..dream import engines
 from ..dream.lock import LockHeld
@@ -356,7 +355,7 @@ def add_routes(app: FastAPI, ctx) -> None:
                 if status_of(j) in ("pending", "running")]
         if busy:
             raise _conflict(f"dream {busy[0].id} of memory store {s.uid} has not stopped yet")
-        engine = os.environ.get("MEMFS_DREAM_ENGINE") or engines.default_engine()
+        engine = settings.get("MEMFS_DREAM_ENGINE") or engines.default_engine()
         engines.get(engine)  # an unknown engine is the server's misconfiguration: fail here, not later
         inputs = {"memory_store": s.name, "session_ids": session_ids, "time_window": since, "model": model,
                   "api": True}
