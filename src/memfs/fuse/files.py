@@ -213,9 +213,10 @@ class FilesMixin:
                 if n is not None and not self._blob(n.sha256).startswith(bytes(st.data)):
                     await self._refuse(st, store, n.path, staleness.basis(self.armed.get(key), self.seen.get(key)),
                                        "stale: another session changed the file after this one read it")
-            if not h.hooked:
+            if not h.hooked and not st.scratch:
                 # a hook's refusal must reach the writer where a shell reports it (write(), not
-                # close(), which bash ignores): the hooks see the content so far at the first write
+                # close(), which bash ignores): the hooks see the content so far at the first write.
+                # (A scratch file is judged at its rename onto the real name, which tools report.)
                 h.hooked = True
                 await self._hooks_at_write(st, store)
         return len(buf)
