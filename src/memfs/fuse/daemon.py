@@ -135,6 +135,7 @@ def run(db: str, mountpoint: str, specs: list[tuple[str, str]], *, agent: Option
         status = 1
     finally:
         ops.commit_all()
+        ops.reads.flush()
         pyfuse3.close(unmount=True)
         m.close_session(sess.id)
         log.info("unmounted %s (%d commits, %d refused; requests: %s)", mountpoint, ops.stats["commits"],

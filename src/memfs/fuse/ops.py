@@ -32,6 +32,7 @@ from ..config import fmt_time
 from ..store import DIR, FILE, LEASE_SECONDS, SYMLINK, Memfs, Store, sha256
 from . import virtual
 from .lastknown import LastKnown
+from .reads import ReadCounter
 from .scratch import is_scratch
 
 log = logging.getLogger("memfs.fuse")
@@ -147,6 +148,7 @@ class MemfsOps(pyfuse3.Operations):
         self.wake = trio.Event()                # wakes the change follower early
         self.sizes: dict[int, int] = {}          # inode -> the size the kernel was last told
         self.cached: dict[int, str] = {}         # inode -> the version whose pages the kernel may hold
+        self.reads = ReadCounter(m)              # read counts, to the store in batches (fuse/reads.py)
 
     # ------------------------------------------------------------------ inode <-> node
 
@@ -697,6 +699,8 @@ class MemfsOps(pyfuse3.Operations):
                 st.mtime_ns = time.time_ns()
         self.states[st.node_id] = st
         st.opens += 1
+        if not truncating and flags & os.O_ACCMODE != os.O_WRONLY:
+            self.reads.note(st.store.id, st.node_id)
         fh = self._next_fh()
         # keep_cache: this handle may be served the kernel's pages of the version it holds
         self.handles[fh] = Handle(st, bool(flags & os.O_APPEND), writable, bool(flags & os.O_TRUNC),
@@ -1144,6 +1148,7 @@ class MemfsOps(pyfuse3.Operations):
             self.wake = trio.Event()
             try:  # a failure here (a locked database, say) must not take the mount down
                 self.sweep_scratch()
+                self.reads.maybe_flush()
                 while self.invalidate_soon:
                     ino = self.invalidate_soon.pop()
                     self.cached.pop(ino, None)  # see _invalidate
