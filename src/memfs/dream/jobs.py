@@ -15,7 +15,7 @@ from .. import errors
 from ..store import FILE, is_binary
 from .. import transcripts as T
 from . import apply as applying
-from . import engines, lock
+from . import engines, explain, lock
 from .context import BudgetExceeded, Canceled, DreamContext
 from .proposal import Proposal
 
@@ -34,6 +34,12 @@ def estimate_cost(model: Optional[str], usage: dict) -> Optional[float]:
                 0.1 * usage.get("cache_read_input_tokens", 0)
             return round((cin * pin + usage.get("output_tokens", 0) * pout) / 1e6, 6)
     return None
+
+
+def local_options(engine: Optional[str], **opts) -> Optional[dict]:
+    """Options only the local engine takes, given when it is the one that runs."""
+    opts = {k: v for k, v in opts.items() if v is not None}
+    return opts if opts and (engine or engines.default_engine()) == "local" else None
 
 
 def select_sessions(m, store, *, since: Optional[float] = None, sessions: Optional[Iterable[str]] = None) -> list[str]:
@@ -116,7 +122,9 @@ def run(m, store_ref, *, since: Optional[float] = None, sessions: Optional[Itera
         output = ({"type": "create_new", "memory_store": into_new_store} if into_new_store else
                   {"type": "update_existing", "memory_store": store.name} if apply else {"type": "propose"})
         inputs = {"memory_store": store.name, "sessions": ids, "since": None if sessions else window,
-                  "transcripts": [t.path for t in regs], "budget_tokens": budget_tokens}
+                  "transcripts": [t.path for t in regs], "budget_tokens": budget_tokens,
+                  "explain": explain.explain(m, store, ids, window=None if sessions else window,
+                                             sessions_given=bool(sessions))}
         if job_id is not None:
             old = m.dream_job(job_id)
             job = m.update_dream_job(job_id, expect_status=("pending",), status="running", started_at=time.time(),
