@@ -465,6 +465,24 @@ def prompt(c, stores, mount_root):
     click.echo(render(daemon.resolve_stores(c.m, daemon.parse_store_specs(list(stores))), mount_root), nl=False)
 
 
+@cli.command()
+@click.argument("store_names", metavar="[STORE]...", nargs=-1)
+@click.option("--days", type=click.IntRange(1, 3650), default=30, show_default=True, help="The window.")
+@click.option("--json", "as_json", is_flag=True, help="The figures as JSON.")
+@pass_m
+def stats(c, store_names, days, as_json):
+    """A store's health: size, growth, activity, files near the limit, duplicated text, idle files,
+    conflicts, dreams (every live store when none is named)."""
+    from .stats_store import format_stats
+
+    names = store_names or [s.name for s in c.m.list_stores(include_archived=False)]
+    figures = [c.m.stats(n, days=days) for n in names]
+    if as_json:
+        click.echo(json.dumps(figures[0] if len(store_names) == 1 else figures, indent=2))
+    else:
+        click.echo("\n".join(format_stats(d) for d in figures), nl=False)
+
+
 # ---------------------------------------------------------------------------- the HTTP API
 
 

@@ -30,6 +30,7 @@ from . import hooks as _hooks
 from .backends import open_backend
 from .hooks import Hook  # noqa: F401  (part of the API)
 from .reads_store import ReadsMixin
+from .stats_store import StatsMixin
 from .search import GrepMatch  # noqa: F401  (part of the API)
 
 DEFAULT_MAX_CONTENT = 100 * 1024
@@ -415,7 +416,7 @@ def default_identity() -> Identity:
     )
 
 
-class Memfs(ReadsMixin):
+class Memfs(ReadsMixin, StatsMixin):
     """A memfs database. Not shared between threads: open one per thread or process."""
 
     def __init__(self, db: str, *, identity: Optional[Identity] = None, **backend_options):

@@ -198,3 +198,34 @@ def report_lines(f: dict, plural, days) -> list[str]:
         out.append(f"- Kept as read by many sessions: " +
                    ", ".join(f"{x['path']} ({x['sessions']})" for x in f["kept_by_readers"][:8]))
     return out
+
+
+def duplicate_share(files: dict) -> dict:
+    """How much of a store's text the local engine would merge: paragraphs and list items that
+    repeat another (the same words, nearly, or the same fact in other words), over all of them.
+    `files`: path -> text."""
+    from .local import UNIT_JACCARD, shingles, similar_pairs, units, words
+
+    items = []
+    for p in sorted(files):
+        lines = files[p].splitlines()
+        for s, e in units(lines):
+            if lines[s].lstrip().startswith(STAMPS):
+                continue
+            text = _MARKERS.sub("", "\n".join(lines[s:e]))
+            if len(words(text)) >= MIN_WORDS:
+                items.append(text)
+    dup = set()
+    exact: dict[str, int] = {}
+    for i, t in enumerate(items):
+        key = " ".join(words(t))
+        if key in exact:
+            dup.add(i)
+        else:
+            exact[key] = i
+    for a, b, _ in similar_pairs([shingles(words(t), 2) for t in items], UNIT_JACCARD):
+        dup.add(b)
+    for a, b, _ in Finder(items).pairs():
+        dup.add(b)
+    n = len(items)
+    return {"paragraphs": n, "duplicated": len(dup), "share": round(len(dup) / n, 4) if n else 0.0}
