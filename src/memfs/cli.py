@@ -456,13 +456,20 @@ def mounts(c, fmt):
 @cli.command()
 @click.option("--store", "stores", multiple=True, required=True, metavar="NAME[=rw|ro]", help="Stores and scopes.")
 @click.option("--mount-root", default="/mnt/memory", show_default=True, help="Where the stores are mounted.")
+@click.option("--budget", type=int, default=4096, show_default=True,
+              help="Bytes of pinned memory (files under /system/) to include; 0: none.")
 @pass_m
-def prompt(c, stores, mount_root):
-    """Print the system-prompt text that tells an agent about its mounted stores."""
+def prompt(c, stores, mount_root, budget):
+    """Print the system-prompt text that tells an agent about its mounted stores, with their
+    pinned memory (the files under /system/, within --budget; what was left out goes to stderr)."""
     from .fuse import daemon
-    from .prompt import render
+    from .prompt import pinned, render
 
-    click.echo(render(daemon.resolve_stores(c.m, daemon.parse_store_specs(list(stores))), mount_root), nl=False)
+    scopes = daemon.resolve_stores(c.m, daemon.parse_store_specs(list(stores)))
+    pins = pinned(c.m, [s for s, _ in scopes], budget)
+    click.echo(render(scopes, mount_root, pins), nl=False)
+    if pins.included or pins.left_out:
+        click.echo(pins.report(), err=True)
 
 
 @cli.command()

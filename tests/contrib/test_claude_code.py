@@ -111,3 +111,29 @@ def test_settings_snippet_wires_the_hook():
     assert hook["type"] == "command" and hook["command"].endswith("/memfs-session-end")
     assert {"MEMFS_DB", "MEMFS_STORES", "MEMFS_DREAM_STORE"} <= set(s["env"])
     assert os.access(HOOK, os.X_OK)
+
+
+START = ROOT / "contrib" / "claude-code" / "memfs-session-start"
+
+
+def test_session_start_puts_the_pinned_memory_in_context(db_path, m):
+    sre = m.create_store("team-sre", "SRE notes")
+    m.write(sre, "/system/core.md", b"Production deploys are frozen Friday 16:00 to Monday 09:00.\n")
+    m.write(sre, "/system/long.md", b"z" * 300 + b"\n")
+    m.create_store("org-knowledge", "Org")
+    bindir = os.path.dirname(sys.executable)
+    env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", ""), "MEMFS_DB": db_path,
+           "MEMFS_PROMPT_STORES": "team-sre=rw,org-knowledge=ro", "MEMFS_PINNED_BUDGET": "200"}
+    p = subprocess.run([sys.executable, str(START)], input=json.dumps({"hook_event_name": "SessionStart",
+                                                                      "source": "startup"}),
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert "/mnt/memory/team-sre/ — store \"team-sre\", read-write." in p.stdout
+    assert "## /mnt/memory/team-sre/system/core.md\n\nProduction deploys are frozen" in p.stdout
+    assert "zzzz" not in p.stdout and "/mnt/memory/team-sre/system/long.md, 301 bytes" in p.stdout
+    assert "left out team-sre:/system/long.md (301 bytes)" in p.stderr
+    settings = json.loads((ROOT / "contrib" / "claude-code" / "settings.json").read_text())
+    assert settings["hooks"]["SessionStart"][0]["hooks"][0]["command"].endswith("memfs-session-start")
+    bad = subprocess.run([sys.executable, str(START)], input="{}", capture_output=True, text=True, timeout=30,
+                         env={**env, "MEMFS_PROMPT_STORES": "nope=rw"})
+    assert bad.returncode == 3 and bad.stdout == "" and "nope" in bad.stderr
