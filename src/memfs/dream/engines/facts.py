@@ -100,7 +100,8 @@ def merge_paraphrases(eng, units_fn, join_lines, only_headers) -> None:
         if len(members) < 2:
             continue
         members.sort(key=rank)
-        keep = members[0]
+        # a wording whose features another one holds all of (and more) is never the one kept
+        keep = next(k for k in members if not any(fd.sets[k] < fd.sets[o] for o in members))
         ku = owner[keep][0]
         if ku in dropped_units:
             continue
