@@ -490,6 +490,18 @@ def stats(c, store_names, days, as_json):
         click.echo("\n".join(format_stats(d) for d in figures), nl=False)
 
 
+@cli.command()
+@click.argument("store_name", metavar="STORE")
+@output_options
+@pass_m
+def reads(c, store_name, fmt):
+    """How often each file of STORE was read through a mount, by how many sessions, and when last."""
+    rows = [{"path": r.path, "reads": r.reads, "sessions": r.sessions, "last_read": config.fmt_time(r.last_read)}
+            for r in c.m.file_reads(store_name).values()]
+    emit(rows, fmt, ["path", "reads", "sessions", "last_read"],
+         lambda r: f"{r['reads']:>6} reads {r['sessions']:>4} sessions  last {r['last_read']}  {r['path']}")
+
+
 # ---------------------------------------------------------------------------- the HTTP API
 
 

@@ -77,7 +77,7 @@ def test_dream_merges_a_paraphrased_fact_across_two_agents(m, store, alice, bob)
     assert "kept in /infra/reporting.md" in why.reason
     assert {e.agent for e in why.evidence} == {"alice", "bob"}   # both sources cited
     assert {e.session for e in why.evidence} == {"s-alice", "s-bob"}
-    assert "alice and bob recorded the same paragraph separately" in p.report or "bob and alice" in p.report
+    assert "- alice and bob recorded the same fact in other words." in p.report
     assert "Merged 1 fact stated twice in other words" in p.report
 
 

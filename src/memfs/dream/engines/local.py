@@ -1058,10 +1058,11 @@ class LocalEngine:
         for d in f.get("duplicates", []):
             if len(d["agents"]) > 1:
                 cross.append(f"- {' and '.join(d['agents'])} wrote the same note ({d['kept']}, {', '.join(d['merged'])}).")
-        dup_writers = {tuple(x["writers"]) for x in f.get("duplicate_paragraphs", []) + f.get("paraphrases", [])
-                       if len(x["writers"]) > 1}
+        dup_writers = {tuple(x["writers"]) for x in f.get("duplicate_paragraphs", []) if len(x["writers"]) > 1}
         for w in sorted(dup_writers):
             cross.append(f"- {' and '.join(w)} recorded the same paragraph separately.")
+        for w in sorted({tuple(x["writers"]) for x in f.get("paraphrases", []) if len(x["writers"]) > 1}):
+            cross.append(f"- {' and '.join(w)} recorded the same fact in other words.")
         for x in f.get("lessons", []):
             if len(x["agents"]) > 1:
                 cross.append(f"- {', '.join(x['agents'])} each ran into: {x['title']}.")
