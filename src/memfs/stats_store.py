@@ -34,8 +34,8 @@ class StatsMixin:
                            " LEFT JOIN revisions r ON r.id = n.head_rev"
                            " WHERE n.store_id = ? AND n.kind = 'file' AND n.path IS NOT NULL AND n.deleted_at IS NULL"
                            " ORDER BY n.path", (store.id,))
-            revs = tx.all("SELECT created_at, agent, session, actor FROM revisions WHERE store_id = ? AND created_at >= ?",
-                          (store.id, first_day))
+            revs = tx.all("SELECT created_at, agent, session, actor FROM revisions"
+                          " WHERE store_id = ? AND created_at >= ?", (store.id, first_day))
             readers = tx.all("SELECT DISTINCT session, agent FROM file_reads WHERE store_id = ? AND last_read >= ?",
                              (store.id, cutoff))
             last_reads = dict(tx.all("SELECT node_id, MAX(last_read) FROM file_reads WHERE store_id = ?"

@@ -261,7 +261,8 @@ def run_all(m, *, since: Optional[float], min_sessions: int, log: Callable[[str]
         if j.status == "completed":
             n = len((j.proposal or {}).get("changes", []))
             log(f"{st.name}: {j.id} completed: {len(j.inputs.get('sessions', []))} sessions, {n} changes proposed"
-                + (f", applied {len(res.apply_report.applied)}" if res.apply_report else ""))
+                + (f", applied {len(res.apply_report.applied)}" if res.apply_report else "")
+                + (" (nothing to read: files only)" if (j.inputs.get("explain") or {}).get("nothing_to_read") else ""))
         else:
             failed += 1
             log(f"{st.name}: {j.id} {j.status}: {(j.error or {}).get('message', '')}")
