@@ -263,19 +263,21 @@ MIGRATIONS = [
     ),
     (
         # read counts: the mount counts reads in memory and adds them here in batches, one row per
-        # file and session (a file is its node, which survives renames)
+        # file and session (a file is its node, which survives renames); the id keeps the rows in
+        # one order for `memfs migrate`'s verification
         "m009_file_reads",
         """
         CREATE TABLE file_reads (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             node_id INTEGER NOT NULL,
             session TEXT NOT NULL,
             store_id INTEGER NOT NULL,
             agent TEXT,
             reads INTEGER NOT NULL,
             first_read REAL NOT NULL,
-            last_read REAL NOT NULL,
-            PRIMARY KEY (node_id, session)
+            last_read REAL NOT NULL
         );
+        CREATE UNIQUE INDEX file_reads_key ON file_reads(node_id, session);
         CREATE INDEX file_reads_store ON file_reads(store_id, node_id);
         """,
     ),
