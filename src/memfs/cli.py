@@ -472,36 +472,6 @@ def prompt(c, stores, mount_root, budget):
         click.echo(pins.report(), err=True)
 
 
-@cli.command()
-@click.argument("store_names", metavar="[STORE]...", nargs=-1)
-@click.option("--days", type=click.IntRange(1, 3650), default=30, show_default=True, help="The window.")
-@click.option("--json", "as_json", is_flag=True, help="The figures as JSON.")
-@pass_m
-def stats(c, store_names, days, as_json):
-    """A store's health: size, growth, activity, files near the limit, duplicated text, idle files,
-    conflicts, dreams (every live store when none is named)."""
-    from .stats_store import format_stats
-
-    names = store_names or [s.name for s in c.m.list_stores(include_archived=False)]
-    figures = [c.m.stats(n, days=days) for n in names]
-    if as_json:
-        click.echo(json.dumps(figures[0] if len(store_names) == 1 else figures, indent=2))
-    else:
-        click.echo("\n".join(format_stats(d) for d in figures), nl=False)
-
-
-@cli.command()
-@click.argument("store_name", metavar="STORE")
-@output_options
-@pass_m
-def reads(c, store_name, fmt):
-    """How often each file of STORE was read through a mount, by how many sessions, and when last."""
-    rows = [{"path": r.path, "reads": r.reads, "sessions": r.sessions, "last_read": config.fmt_time(r.last_read)}
-            for r in c.m.file_reads(store_name).values()]
-    emit(rows, fmt, ["path", "reads", "sessions", "last_read"],
-         lambda r: f"{r['reads']:>6} reads {r['sessions']:>4} sessions  last {r['last_read']}  {r['path']}")
-
-
 # ---------------------------------------------------------------------------- the HTTP API
 
 
@@ -649,6 +619,10 @@ from .dream.commands import dream, transcripts  # noqa: E402
 
 cli.add_command(transcripts)
 cli.add_command(dream)
+from .health_commands import reads, stats  # noqa: E402
+
+cli.add_command(stats)
+cli.add_command(reads)
 
 
 # ---------------------------------------------------------------------------- write hooks

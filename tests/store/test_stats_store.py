@@ -62,6 +62,9 @@ def test_stats_cli(memfs_cli, m, store):
     d = json.loads(memfs_cli("stats", "team-sre", "--json", "--days", "7").output)
     assert d["files"] == 4 and len(d["revisions_per_day"]) == 7
     assert isinstance(json.loads(memfs_cli("stats", "--json").output), list)
+    rows = json.loads(memfs_cli("reads", "team-sre", "--json").output)
+    assert [(x["path"], x["reads"], x["sessions"]) for x in rows] == [("/big.md", 2, 1)]
+    assert memfs_cli("reads", "nope").exit_code == 3
     r = memfs_cli("stats", "nope")
     assert r.exit_code == 3 and r.output.strip() == "Error: no such store: 'nope'"
     assert memfs_cli("stats", "team-sre", "--days", "0").exit_code == 2
