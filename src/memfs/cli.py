@@ -498,15 +498,21 @@ def mounts(c, fmt):
 @click.option("--store", "stores", multiple=True, required=True, metavar="NAME[=rw|ro]", help="Stores and scopes.")
 @click.option("--mount-root", help="Where the stores are mounted (default: where a live mount of this machine "
               "shows them, see memfs mounts; else /mnt/memory).")
+@click.option("--budget", type=int, default=4096, show_default=True,
+              help="Bytes of pinned memory (files under /system/) to include; 0: none.")
 @pass_m
-def prompt(c, stores, mount_root):
-    """Print the system-prompt text that tells an agent about its mounted stores."""
+def prompt(c, stores, mount_root, budget):
+    """Print the system-prompt text that tells an agent about its mounted stores, with their
+    pinned memory (the files under /system/, within --budget; what was left out goes to stderr)."""
     from .fuse import daemon
-    from .prompt import live_places, render
+    from .prompt import live_places, pinned, render
 
-    resolved = daemon.resolve_stores(c.m, daemon.parse_store_specs(list(stores)))
-    places = None if mount_root else live_places(daemon.live_mounts(c.m), [s for s, _ in resolved])
-    click.echo(render(resolved, mount_root or "/mnt/memory", places), nl=False)
+    scopes = daemon.resolve_stores(c.m, daemon.parse_store_specs(list(stores)))
+    places = None if mount_root else live_places(daemon.live_mounts(c.m), [s for s, _ in scopes])
+    pins = pinned(c.m, [s for s, _ in scopes], budget)
+    click.echo(render(scopes, mount_root or "/mnt/memory", pins, places), nl=False)
+    if pins.included or pins.left_out:
+        click.echo(pins.report(), err=True)
 
 
 # ---------------------------------------------------------------------------- the HTTP API
@@ -656,6 +662,10 @@ from .dream.commands import dream, transcripts  # noqa: E402
 
 cli.add_command(transcripts)
 cli.add_command(dream)
+from .health_commands import reads, stats  # noqa: E402
+
+cli.add_command(stats)
+cli.add_command(reads)
 
 from .branch_commands import branch  # noqa: E402
 

@@ -29,6 +29,8 @@ from . import errors, paths, settings
 from . import hooks as _hooks
 from .backends import open_backend
 from .hooks import Hook  # noqa: F401  (part of the API)
+from .reads_store import ReadsMixin
+from .stats_store import StatsMixin
 from .search import GrepMatch  # noqa: F401  (part of the API)
 
 DEFAULT_MAX_CONTENT = 100 * 1024
@@ -439,7 +441,7 @@ def default_identity() -> Identity:
 from .branches_store import BranchesMixin  # noqa: E402  (it uses the names above)
 
 
-class Memfs(BranchesMixin):
+class Memfs(BranchesMixin, ReadsMixin, StatsMixin):
     """A memfs database. Not shared between threads: open one per thread or process."""
 
     def __init__(self, db: str, *, identity: Optional[Identity] = None, **backend_options):

@@ -132,11 +132,39 @@ def test_the_hook_is_on_path_after_install(db_path, transcript):
 def test_readme_install_step_makes_its_folder(tmp_path):
     """The contrib README's `install` line works in a home without ~/.claude/hooks."""
     readme = (ROOT / "contrib" / "claude-code" / "README.md").read_text()
-    [line] = [ln for ln in readme.splitlines() if ln.startswith("install ")]
+    lines = [ln for ln in readme.splitlines() if ln.startswith("install ")]
+    assert lines
     home = tmp_path / "home"
     home.mkdir()
-    p = subprocess.run(["bash", "-c", line], cwd=ROOT, env={**os.environ, "HOME": str(home)}, capture_output=True,
-                       text=True, timeout=30)
-    assert p.returncode == 0, p.stderr
+    for line in lines:
+        p = subprocess.run(["bash", "-c", line], cwd=ROOT, env={**os.environ, "HOME": str(home)},
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, p.stderr
     installed = home / ".claude" / "hooks" / "memfs-session-end"
     assert os.access(installed, os.X_OK) and installed.read_bytes() == HOOK.read_bytes()
+
+
+START = ROOT / "contrib" / "claude-code" / "memfs-session-start"
+
+
+def test_session_start_puts_the_pinned_memory_in_context(db_path, m):
+    sre = m.create_store("team-sre", "SRE notes")
+    m.write(sre, "/system/core.md", b"Production deploys are frozen Friday 16:00 to Monday 09:00.\n")
+    m.write(sre, "/system/long.md", b"z" * 300 + b"\n")
+    m.create_store("org-knowledge", "Org")
+    bindir = os.path.dirname(sys.executable)
+    env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", ""), "MEMFS_DB": db_path,
+           "MEMFS_PROMPT_STORES": "team-sre=rw,org-knowledge=ro", "MEMFS_PINNED_BUDGET": "200"}
+    p = subprocess.run([sys.executable, str(START)], input=json.dumps({"hook_event_name": "SessionStart",
+                                                                      "source": "startup"}),
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert "/mnt/memory/team-sre/ — store \"team-sre\", read-write." in p.stdout
+    assert "## /mnt/memory/team-sre/system/core.md\n\nProduction deploys are frozen" in p.stdout
+    assert "zzzz" not in p.stdout and "/mnt/memory/team-sre/system/long.md, 301 bytes" in p.stdout
+    assert "left out team-sre:/system/long.md (301 bytes)" in p.stderr
+    settings = json.loads((ROOT / "contrib" / "claude-code" / "settings.json").read_text())
+    assert settings["hooks"]["SessionStart"][0]["hooks"][0]["command"].endswith("memfs-session-start")
+    bad = subprocess.run([sys.executable, str(START)], input="{}", capture_output=True, text=True, timeout=30,
+                         env={**env, "MEMFS_PROMPT_STORES": "nope=rw"})
+    assert bad.returncode == 3 and bad.stdout == "" and "nope" in bad.stderr

@@ -278,6 +278,26 @@ MIGRATIONS = [
         """,
     ),
     (
+        # read counts: the mount counts reads in memory and adds them here in batches, one row per
+        # file and session (a file is its node, which survives renames); the id keeps the rows in
+        # one order for `memfs migrate`'s verification
+        "m009_file_reads",
+        """
+        CREATE TABLE file_reads (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            node_id INTEGER NOT NULL,
+            session TEXT NOT NULL,
+            store_id INTEGER NOT NULL,
+            agent TEXT,
+            reads INTEGER NOT NULL,
+            first_read REAL NOT NULL,
+            last_read REAL NOT NULL
+        );
+        CREATE UNIQUE INDEX file_reads_key ON file_reads(node_id, session);
+        CREATE INDEX file_reads_store ON file_reads(store_id, node_id);
+        """,
+    ),
+    (
         # branches (memfs/branches_store.py): a branch is a store row with the store it came from
         # (parent_id), its name, the parent's revision it started at (base_rev), the last revision
         # of its initial copy (fork_rev) and its state (open, merged, discarded; snapshot: a

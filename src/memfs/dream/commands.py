@@ -13,11 +13,12 @@ import click
 from .. import config, errors
 from .. import transcripts as T
 from ..clitools import emit, output_options, pass_m
-from . import jobs, lock, render
+from . import explain, jobs, lock, render
 
 DREAM_HELP = """Exit codes: 0 ok (also when another process holds the store's dream lock: the run
 is skipped with a message), 1 the dream failed, 2 bad input, 3 not found, 5 apply or revert left
-conflicts, 130 canceled."""
+conflicts, 12 the dream had no session or transcript to read (it looked at the files only),
+130 canceled."""
 
 
 @click.group()
@@ -149,10 +150,12 @@ def _job_line(j) -> str:
 @click.option("--into-branch", metavar="NAME", help="Write the proposal as branch STORE@NAME: mount, edit, merge it.")
 @click.option("--all-stores", is_flag=True, help="Every live store with enough new activity (for cron).")
 @click.option("--min-sessions", type=int, default=0, help="Skip a store with fewer new sessions than this.")
+@click.option("--unread-days", type=float, help="Local engine: list notes no session read or wrote in N days "
+              "for review (default 30; 0: off).")
 @click.option("--json", "as_json", is_flag=True, help="Print the job as JSON.")
 @pass_m
 def dream_run(c, store_name, since, session_ids, engine, model, instructions, budget_tokens, apply_now,
-              into_new_store, all_stores, min_sessions, as_json, into_branch=None):
+              into_new_store, all_stores, min_sessions, unread_days, as_json, into_branch=None):
     """Dream a store: propose merged duplicates, lessons, stale fixes, verification notes."""
     since_ts = config.parse_time(since) if since else None
     if all_stores:
@@ -169,7 +172,8 @@ def dream_run(c, store_name, since, session_ids, engine, model, instructions, bu
         res = jobs.run(c.m, store_name, since=since_ts, sessions=list(session_ids) or None, engine=engine,
                        model=model, instructions=instructions, budget_tokens=budget_tokens, apply=apply_now,
                        into_new_store=into_new_store, min_sessions=min_sessions, progress=_progress(),
-                       into_branch=into_branch)
+                       into_branch=into_branch,
+                       engine_options=jobs.local_options(engine, unread_days=unread_days))
     except lock.LockHeld as e:
         click.echo(f"skipped: {e.message}")
         return
@@ -181,6 +185,8 @@ def dream_run(c, store_name, since, session_ids, engine, model, instructions, bu
         click.echo(json.dumps(j.to_dict(), indent=2, default=str))
     else:
         click.echo(_job_line(j))
+        for ln in explain.lines((j.inputs or {}).get("explain"), j.store_name):
+            click.echo(ln)
         if j.status == "completed":
             proposal = j.proposal or {}
             if proposal.get("report"):
@@ -199,6 +205,8 @@ def dream_run(c, store_name, since, session_ids, engine, model, instructions, bu
     if j.status == "canceled":
         click.echo(f"dream {j.id} canceled", err=True)
         sys.exit(130)
+    if ((j.inputs or {}).get("explain") or {}).get("nothing_to_read"):
+        sys.exit(explain.NOTHING_TO_READ)
 
 
 def _job_row(j):

@@ -16,7 +16,7 @@ from .. import errors
 from ..store import FILE, is_binary
 from .. import transcripts as T
 from . import apply as applying
-from . import engines, lock
+from . import engines, explain, lock
 from .context import BudgetExceeded, Canceled, DreamContext
 from .proposal import Proposal
 
@@ -35,6 +35,12 @@ def estimate_cost(model: Optional[str], usage: dict) -> Optional[float]:
                 0.1 * usage.get("cache_read_input_tokens", 0)
             return round((cin * pin + usage.get("output_tokens", 0) * pout) / 1e6, 6)
     return None
+
+
+def local_options(engine: Optional[str], **opts) -> Optional[dict]:
+    """Options only the local engine takes, given when it is the one that runs."""
+    opts = {k: v for k, v in opts.items() if v is not None}
+    return opts if opts and (engine or engines.default_engine()) == "local" else None
 
 
 def select_sessions(m, store, *, since: Optional[float] = None, sessions: Optional[Iterable[str]] = None) -> list[str]:
@@ -125,7 +131,9 @@ def run(m, store_ref, *, since: Optional[float] = None, sessions: Optional[Itera
                   {"type": "branch", "memory_store": f"{store.name}@{into_branch}"} if into_branch else
                   {"type": "update_existing", "memory_store": store.name} if apply else {"type": "propose"})
         inputs = {"memory_store": store.name, "sessions": ids, "since": None if sessions else window,
-                  "transcripts": [t.path for t in regs], "budget_tokens": budget_tokens}
+                  "transcripts": [t.path for t in regs], "budget_tokens": budget_tokens,
+                  "explain": explain.explain(m, store, ids, window=None if sessions else window,
+                                             sessions_given=bool(sessions))}
         if job_id is not None:
             old = m.dream_job(job_id)
             job = m.update_dream_job(job_id, expect_status=("pending",), status="running", started_at=time.time(),
@@ -282,7 +290,8 @@ def run_all(m, *, since: Optional[float], min_sessions: int, log: Callable[[str]
         if j.status == "completed":
             n = len((j.proposal or {}).get("changes", []))
             log(f"{st.name}: {j.id} completed: {len(j.inputs.get('sessions', []))} sessions, {n} changes proposed"
-                + (f", applied {len(res.apply_report.applied)}" if res.apply_report else ""))
+                + (f", applied {len(res.apply_report.applied)}" if res.apply_report else "")
+                + (" (nothing to read: files only)" if (j.inputs.get("explain") or {}).get("nothing_to_read") else ""))
         else:
             failed += 1
             log(f"{st.name}: {j.id} {j.status}: {(j.error or {}).get('message', '')}")

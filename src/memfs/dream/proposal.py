@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 KINDS = ("merge_duplicates", "duplicate_paragraph", "lesson", "correction", "stale_reference", "superseded",
-         "expired", "verification", "integrated", "other")
+         "expired", "verification", "integrated", "paraphrase", "other")
 
 
 def _clean(d: dict) -> dict:

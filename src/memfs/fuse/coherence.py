@@ -40,6 +40,8 @@ class CoherenceMixin:
             self.wake = trio.Event()
             try:  # a failure here (a locked database, say) must not take the mount down
                 await self.sweep_scratch()
+                if self.reads.due():
+                    await self.reads.flush(self.worker)
                 if self.hook_refusals:
                     await self.record_hook_refusals()
                 while self.invalidate_soon:

@@ -126,6 +126,8 @@ class FilesMixin:
         if writable or truncating:
             self._writable(st.store.id)
         st.opens += 1  # counted before any wait, so that no release drops the state meanwhile
+        if not truncating and flags & os.O_ACCMODE != os.O_WRONLY:
+            self.reads.note(st.store.id, st.node_id)  # reads are known (fuse/reads.py)
         fh = self._next_fh()
         # keep_cache: this handle may be served the kernel's pages of the version it holds
         h = Handle(st, bool(flags & os.O_APPEND), writable, truncating, read_sha=self.cached.get(ino),
@@ -620,6 +622,7 @@ class FilesMixin:
             except Exception:
                 log.exception("could not commit %s at unmount", st.name)
         await self.record_hook_refusals()
+        await self.reads.flush(self.worker)
 
     async def sweep_scratch(self):
         """Commit scratch files nobody renamed or removed within the grace period."""

@@ -35,6 +35,7 @@ from . import staleness, virtual
 from .coherence import CoherenceMixin
 from .files import FileState, FilesMixin, Handle, _own
 from .lastknown import LastKnown
+from .reads import ReadCounter
 from .scratch import is_scratch
 from .worker import Worker
 
@@ -122,6 +123,7 @@ class MemfsOps(FilesMixin, CoherenceMixin, pyfuse3.Operations):
         self.wake = trio.Event()                # wakes the change follower early
         self.sizes: dict[int, int] = {}          # inode -> the size the kernel was last told
         self.cached: dict[int, str] = {}         # inode -> the version whose pages the kernel may hold
+        self.reads = ReadCounter(m)              # read counts, to the store in batches (fuse/reads.py)
 
     # ------------------------------------------------------------------ inode <-> node
 

@@ -225,6 +225,19 @@ def add_routes(app: FastAPI, ctx) -> None:
                                         if counts[(start + i * 3600, a)]}}
                             for i in range(hours)]}
 
+    @app.get(S + "/stats", response_model=None, tags=tags)
+    def stats(request: Request, memory_store_id: str, days: int = Query(30, ge=1, le=3650), duplicates: bool = True):
+        """The store's health over the last `days` days, the figures of `memfs stats`: files,
+        bytes, revisions per day, active agents and sessions, files nearest the size limit,
+        duplicated text (`duplicates=false` skips it), idle files, conflicts, hook refusals,
+        dream history."""
+        c = single_ctx(request)
+        d = c.m.stats(c.store(memory_store_id), days=days, duplicates=duplicates)
+        d["generated_at"] = render.ts(d["generated_at"])
+        for j in d["dreams"]:
+            j["created_at"] = render.ts(j["created_at"])
+        return {"type": "memory_store_stats", **d}
+
     @app.get(S + "/search", response_model=None, tags=tags)
     def search(request: Request, memory_store_id: str, q: str = Query(..., min_length=1, max_length=1000),
                history: bool = False, ignore_case: bool = False, fixed: bool = False, path: str = "/",

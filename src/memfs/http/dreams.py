@@ -223,6 +223,7 @@ def dream(m: Memfs, j) -> dict:
         # memfs's additions
         "memfs": {"engine": j.engine, "base_revision": j.base_rev, "review": j.review,
                   "sessions_read": list(ins.get("sessions") or []),
+                  "explain": ins.get("explain"),  # what was read and left out, and why (dream/explain.py)
                   "changes": len((j.proposal or {}).get("changes", [])),
                   "report": (j.proposal or {}).get("report") or None,
                   "applied": sorted((applied.get("files") or {}).keys()),

@@ -30,6 +30,7 @@ from itertools import combinations
 from typing import Optional
 
 from ..proposal import Annotation, Evidence, Proposal, build_changes
+from . import facts
 
 NAME = "local"
 ERRORS_NOTE = "/lessons/recurring-errors.md"
@@ -462,9 +463,11 @@ def sig_id(key: str) -> str:
 class LocalEngine:
     name = NAME
 
-    def __init__(self, min_error_sessions: int = 2, min_corrections: int = 2):
+    def __init__(self, min_error_sessions: int = 2, min_corrections: int = 2, unread_days: Optional[float] = 30,
+                 kept_by_sessions: int = 3):
         self.min_error_sessions = min_error_sessions
         self.min_corrections = min_corrections
+        self.unread_days, self.kept_by_sessions = unread_days, kept_by_sessions  # see facts.unread_review
 
     def run(self, ctx) -> Proposal:
         self.ctx = ctx
@@ -477,8 +480,11 @@ class LocalEngine:
         self._blame: dict[str, list] = {}
         self._revs: dict[int, object] = {}
         self.today = day(ctx.now)
+        self.reads = ctx.m.file_reads(ctx.store) if hasattr(ctx.m, "file_reads") else {}
         steps = [("merging duplicate notes", self.merge_duplicate_notes),
                  ("removing duplicate paragraphs", self.dedupe_paragraphs),
+                 ("merging paraphrased facts", lambda: facts.merge_paraphrases(self, units, join_lines, only_headers)),
+                 ("listing unread notes", lambda: facts.unread_review(self, self.unread_days, self.kept_by_sessions)),
                  ("checking references", self.stale_references),
                  ("checking facts", self.superseded_facts),
                  ("checking expiry dates", self.expired),
@@ -501,6 +507,10 @@ class LocalEngine:
 
     def editable(self) -> list[str]:
         return sorted(p for p, t in self.work.items() if t is not None and p not in MANAGED)
+
+    def read_sessions(self, path) -> int:
+        r = self.reads.get(path)
+        return r.sessions if r is not None else 0
 
     def created(self, path) -> int:
         e = self.ctx.entries.get(path)
@@ -561,7 +571,7 @@ class LocalEngine:
             uf.union(a, b)
             sims[(a, b)] = j
         for group in uf.groups():
-            members = sorted((paths[i] for i in group), key=lambda p: (self.created(p), p))
+            members = sorted((paths[i] for i in group), key=lambda p: (-self.read_sessions(p), self.created(p), p))
             keep, others = members[0], members[1:]
             text = self.work[keep]
             lines = text.splitlines()
@@ -1032,6 +1042,7 @@ class LocalEngine:
                        "; ".join(f"{d['kept']} + {', '.join(d['merged'])}" for d in f["duplicates"][:5]))
         if f.get("duplicate_paragraphs"):
             out.append(f"- Removed {plural(len(f['duplicate_paragraphs']), 'duplicate paragraph')}.")
+        out += facts.report_lines(f, plural, self.unread_days)
         if f.get("lessons"):
             out.append(f"- {plural(len(f['lessons']), 'lesson')} from transcripts: " +
                        "; ".join(f"{x['title']} ({x['times']}x in {plural(x['sessions'], 'session')})"
@@ -1050,6 +1061,8 @@ class LocalEngine:
         dup_writers = {tuple(x["writers"]) for x in f.get("duplicate_paragraphs", []) if len(x["writers"]) > 1}
         for w in sorted(dup_writers):
             cross.append(f"- {' and '.join(w)} recorded the same paragraph separately.")
+        for w in sorted({tuple(x["writers"]) for x in f.get("paraphrases", []) if len(x["writers"]) > 1}):
+            cross.append(f"- {' and '.join(w)} recorded the same fact in other words.")
         for x in f.get("lessons", []):
             if len(x["agents"]) > 1:
                 cross.append(f"- {', '.join(x['agents'])} each ran into: {x['title']}.")
