@@ -10,7 +10,7 @@ State held here, on the instance (nothing global):
 - the virtual, read-only `.memfs/` tree of each store.
 
 Handlers never await while they touch that state, so on trio's single thread they run one at a
-time. Short SQLite calls run inline (a thread hop costs more than the query, see fuse-notes.md).
+time. Short SQLite calls run inline (a thread hop costs more than the query, see docs/fuse-notes.md).
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ class Handle:
 
 
 class MemfsOps(pyfuse3.Operations):
-    enable_writeback_cache = False  # size and mtime stay the daemon's (fuse-notes.md)
+    enable_writeback_cache = False  # size and mtime stay the daemon's (docs/fuse-notes.md)
 
     def __init__(self, m: Memfs, mounts: list[tuple[Store, str]], *, single: bool = False,
                  owner: Optional[str] = None):
