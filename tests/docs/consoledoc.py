@@ -136,10 +136,13 @@ class Result:
 class Shell:
     """Commands of one page, one bash each, sharing the working directory and exported variables."""
 
-    def __init__(self, root: Path, extra_path: str = ""):
+    def __init__(self, root: Path, extra_path: str = "", files: Path | None = None):
         self.root = root
         self.home = root / "home" / "me"
         self.home.mkdir(parents=True)
+        if files and files.is_dir():  # docs/examples: the scripts pages run as `python NAME.py`
+            for f in files.iterdir():
+                shutil.copy(f, self.home / f.name)
         self.state = root / "state.sh"
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("MEMFS_", "ANTHROPIC_", "PYTEST_", "VIRTUAL_ENV"))}
@@ -149,10 +152,12 @@ class Shell:
         self.state.write_text(f"cd {self.home}\n")
 
     def run(self, cmd: Command, timeout=120) -> Result:
-        script = (f". {self.state}\n{cmd.text}\n__rc=$?\n"
+        # the state is read through BASH_ENV so that the command is line 1 (bash's messages say so)
+        script = (f"{cmd.text}\n__rc=$?\n"
                   f"{{ export -p; echo \"cd '$PWD'\"; }} > {self.state}.new 2>/dev/null\nexit $__rc\n")
         try:
-            p = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=self.env,
+            p = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+                               env={**self.env, "BASH_ENV": str(self.state)},
                                stdin=subprocess.DEVNULL, timeout=timeout)
             out, rc = p.stdout + p.stderr, p.returncode
         except subprocess.TimeoutExpired as e:
