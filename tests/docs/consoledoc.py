@@ -156,10 +156,10 @@ class Shell:
         script = (f"{cmd.text}\n__rc=$?\n"
                   f"{{ export -p; echo \"cd '$PWD'\"; }} > {self.state}.new 2>/dev/null\nexit $__rc\n")
         try:
-            p = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+            p = subprocess.run(["bash", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env={**self.env, "BASH_ENV": str(self.state)},
                                stdin=subprocess.DEVNULL, timeout=timeout)
-            out, rc = p.stdout + p.stderr, p.returncode
+            out, rc = p.stdout, p.returncode  # stderr joined in order, as a terminal shows it
         except subprocess.TimeoutExpired as e:
             out, rc = (e.stdout or b"").decode() + f"\n<timed out after {timeout} s>", -1
         new = Path(f"{self.state}.new")
