@@ -14,7 +14,8 @@ The convention (docs/contributing.md has it for writers):
 
 Each page runs in a fresh temporary HOME (so a fresh default database), commands in order, each
 in bash with the working directory and exported variables of the commands before it. The home
-directory prints as /home/me and the login name is `me`.
+directory prints as /home/me, the login name is `me`, ~/memfs is the checkout, and the files of
+docs/examples are in the home directory.
 """
 
 import os
@@ -136,10 +137,12 @@ class Result:
 class Shell:
     """Commands of one page, one bash each, sharing the working directory and exported variables."""
 
-    def __init__(self, root: Path, extra_path: str = "", files: Path | None = None):
+    def __init__(self, root: Path, extra_path: str = "", files: Path | None = None, checkout: Path | None = None):
         self.root = root
         self.home = root / "home" / "me"
         self.home.mkdir(parents=True)
+        if checkout:  # pages say "with a checkout in ~/memfs" (contrib/ scripts)
+            os.symlink(checkout, self.home / "memfs")
         if files and files.is_dir():  # docs/examples: the scripts pages run as `python NAME.py`
             for f in files.iterdir():
                 shutil.copy(f, self.home / f.name)

@@ -37,7 +37,7 @@ def test_console_examples(page, tmp_path):
     blocks = [b for b in parse(page) if not b.skip and not bug_reason(b)]
     if not blocks:
         return
-    shell = Shell(tmp_path / "run", extra_path=BIN, files=ROOT / "docs" / "examples")
+    shell = Shell(tmp_path / "run", extra_path=BIN, files=ROOT / "docs" / "examples", checkout=ROOT)
     results, failures = [], []
     try:
         for b in blocks:
