@@ -65,3 +65,8 @@ def test_the_link_check_catches_a_broken_link(tmp_path):
     found = [t for _, t in links(page)]
     assert found == ["#title", "nope.md", "p.md#nowhere"]
     assert "title" in anchors(page) and "nowhere" not in anchors(page)
+
+
+def test_the_readme_stays_short():
+    """A newcomer reads it in five minutes; the rest belongs in docs/."""
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 300
