@@ -206,15 +206,19 @@ def seeded(db_path):
     return db_path
 
 
-SAMPLES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "transcripts"
+# The project's own transcripts (synthetic, written by tests/transcripts/make_samples.py), and the
+# public samples in ../shared when that folder sits beside the checkout: an extra check, never a
+# reason to skip. Both have the same file names and shapes, so the same assertions hold on each.
+PROJECT_SAMPLES = Path(__file__).resolve().parent / "data" / "transcripts"
+# beside the checkout (../shared), or beside the folder of git worktrees (../../shared)
+SHARED_SAMPLES = next((p for p in (Path(__file__).resolve().parents[i] / "shared" / "data" / "transcripts"
+                                   for i in (2, 3)) if p.is_dir()), Path("/nonexistent"))
 
 
-@pytest.fixture
-def samples():
-    """The real sample transcripts in ../shared (beside the checkout, in CI too)."""
-    if not SAMPLES.is_dir():
-        pytest.skip(f"the sample transcripts are not at {SAMPLES} (the shared folder sits beside the checkout)")
-    return SAMPLES.resolve()
+@pytest.fixture(params=["project"] + (["shared"] if SHARED_SAMPLES.is_dir() else []))
+def samples(request):
+    """The folder of sample transcripts: tests/data/transcripts, then ../shared's when present."""
+    return PROJECT_SAMPLES if request.param == "project" else SHARED_SAMPLES
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """contrib/claude-code: the SessionEnd hook script run as Claude Code runs it (JSON on stdin), on a
-copy of a real Claude Code transcript; the shipped CLAUDE.md fragment is what `memfs prompt` prints."""
+copy of a Claude Code transcript (the project's synthetic one, and the real sample when present); the shipped CLAUDE.md fragment is what `memfs prompt` prints."""
 
 import json
 import os
@@ -15,17 +15,13 @@ from memfs import Memfs
 
 ROOT = Path(__file__).resolve().parents[2]
 HOOK = ROOT / "contrib" / "claude-code" / "memfs-session-end"
-DATA = Path("/work/shared/data/transcripts")
-SAMPLE = DATA / "claude-code_coverage-test-fix.jsonl"
 
 
 @pytest.fixture
-def transcript(tmp_path):
-    if not SAMPLE.is_file():
-        pytest.skip(f"{SAMPLE} is missing")
+def transcript(tmp_path, samples):
     dst = tmp_path / "projects" / "-work-demo" / "c64cc478-3430-40fe-8e9c-4ee9986e9754.jsonl"
     dst.parent.mkdir(parents=True)
-    shutil.copy(SAMPLE, dst)
+    shutil.copy(samples / "claude-code_coverage-test-fix.jsonl", dst)
     return dst
 
 

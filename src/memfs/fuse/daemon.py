@@ -109,7 +109,10 @@ def run(db: str, mountpoint: str, specs: list[tuple[str, str]], *, agent: Option
     except Exception as e:
         m.close_session(sess.id)
         _drop(m, mounts, drop_branches)
-        raise errors.MemfsError(f"cannot mount on {mountpoint}: {e}") from None
+        hint = ("" if os.access("/dev/fuse", os.R_OK | os.W_OK) and "fuse_session_mount" not in str(e) else
+                " (FUSE needs /dev/fuse and the right to mount: CAP_SYS_ADMIN, or a setuid fusermount3; "
+                "in a container: --device /dev/fuse --cap-add SYS_ADMIN)")
+        raise errors.MemfsError(f"cannot mount on {mountpoint}: {e}{hint}") from None
     log.info("mounted %s on %s (session %s, agent %s, pid %d)",
              ", ".join(f"{s.name}={sc}" for s, sc in mounts), mountpoint, sess.session_id, ident.agent, os.getpid())
     if ready_fd is not None:
