@@ -11,7 +11,7 @@ them in one transaction, each inside its own savepoint: one fsync for all of the
 raises (a stale write, a file too large) is rolled back alone and fails only its own caller.
 
 The hand-off wakes trio with `TrioToken.run_sync_soon`, not `trio.to_thread.run_sync` (which
-starts or reuses a thread per call, about 200 µs here; fuse-notes.md).
+starts or reuses a thread per call, about 200 µs here; docs/fuse-notes.md).
 """
 
 from __future__ import annotations

@@ -196,7 +196,7 @@ def report_lines(f: dict, plural, days) -> list[str]:
                    f"{days:g} days: " + ", ".join(x["path"] for x in f["unread"][:8]) +
                    (f" and {len(f['unread']) - 8} more" if len(f["unread"]) > 8 else ""))
     if f.get("kept_by_readers"):
-        out.append(f"- Kept as read by many sessions: " +
+        out.append("- Kept as read by many sessions: " +
                    ", ".join(f"{x['path']} ({x['sessions']})" for x in f["kept_by_readers"][:8]))
     return out
 
