@@ -7,7 +7,7 @@ import pytest
 import trio
 
 from memfs import Identity, Memfs, errors
-from memfs.fuse.worker import Worker
+from memfs.worker import Worker
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from .. import errors, settings, store as _store
 from ..store import FILE, SYMLINK, Store, sha256
 from . import staleness, virtual
 from .staleness import MIXED
-from .worker import RunAlone
+from ..worker import RunAlone
 
 log = logging.getLogger("memfs.fuse")
 

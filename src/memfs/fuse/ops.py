@@ -37,7 +37,7 @@ from .files import FileState, FilesMixin, Handle, _own
 from .lastknown import LastKnown
 from .reads import ReadCounter
 from .scratch import is_scratch
-from .worker import Worker
+from ..worker import Worker
 
 log = logging.getLogger("memfs.fuse")
 

@@ -34,6 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import errors, paths
 from ..store import ApiKey, Identity, Memfs, Store
+from ..worker import Worker
 from . import branches, console, dreams, events, ids, render, schemas
 from . import replication
 
@@ -136,6 +137,14 @@ class Ctx:
     # writers of this server queue here rather than in SQLite's busy handler, whose sleeps
     # (up to 100 ms) would make the slowest writes wait far longer than the queue does
     writing: threading.Lock
+    committer: Optional[Worker] = None
+
+    def commit(self, fn):
+        """fn(store connection) as one of the server's grouped memory writes (see memfs/worker.py)."""
+        if self.committer is None:
+            with self.writing:
+                return fn(self.m)
+        return self.committer.run_sync(fn)
 
     def access(self, s: Store) -> Optional[str]:
         if self.key is None:
@@ -213,13 +222,14 @@ def ctx(request: Request) -> Ctx:
     agent, session = _header_value(request, "x-memfs-agent"), _header_value(request, "x-memfs-session")
     if key is not None:
         return Ctx(m, key, Identity(agent=agent or key.name, session=session, actor="api", api_key_id=key.id),
-                   st.write_lock)
+                   st.write_lock, st.committer)
     if st.open_without_keys and not m.has_api_keys():
         # without keys only loopback clients are served; a page in a browser that rebinds its own
         # host name to 127.0.0.1 still sends that name, and is refused
         if (request.url.hostname or "").strip("[]") not in ("127.0.0.1", "localhost", "::1"):
             raise errors.Unauthenticated("without API keys this server answers only requests to localhost")
-        return Ctx(m, None, Identity(agent=agent or "anonymous", session=session, actor="api"), st.write_lock)
+        return Ctx(m, None, Identity(agent=agent or "anonymous", session=session, actor="api"), st.write_lock,
+                   st.committer)
     gone = m.revoked_api_key(secret) if secret else None
     if gone is not None:
         raise errors.Unauthenticated(f"API key {gone.id} ({gone.name}) was revoked at "
@@ -286,6 +296,7 @@ def create_app(db_path: str, *, open_without_keys: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app):
         yield
+        app.state.committer.stop()
         dreams.shutdown(app)
         for m in list(connections):
             m.close()
@@ -296,6 +307,9 @@ def create_app(db_path: str, *, open_without_keys: bool = True) -> FastAPI:
     st = app.state
     st.db_path, st.open_without_keys = str(db_path), open_without_keys
     st.local, st.lock, st.connections, st.write_lock = _Local(), threading.Lock(), connections, threading.Lock()
+    # memory writes queue for one committer thread, which commits those that arrive together in
+    # one transaction (one fsync), each with its own precondition and outcome (memfs/worker.py)
+    st.committer = Worker(lambda: Memfs(st.db_path), name="memfs-api-writer", lock=st.write_lock)
 
     def fail(request: Request, status: int, etype: str, message: str, **extra):
         rid = request.scope.get("state", {}).get("request_id") or "req_" + secrets.token_hex(12)
@@ -476,8 +490,7 @@ def _routes(app: FastAPI):
         # holds up no other writer); they may refuse (422) or redact
         data, note = c.m.run_write_hooks(s, path, data, operation="create", identity=c.identity)
         try:
-            with c.writing:
-                r = c.m.create_file(s, path, data, identity=c.identity, message=note, hooks=False)
+            r = c.commit(lambda m: m.create_file(s, path, data, identity=c.identity, message=note, hooks=False))
         except errors.AlreadyExists as e:
             raise _conflict(e) from None
         return render.memory(c.m.file(s, r.node.id), s, data if view == "full" else None)
@@ -500,9 +513,8 @@ def _routes(app: FastAPI):
         if data is not None and hashlib.sha256(data).hexdigest() != f.sha256:  # write hooks: as in create
             data, note = c.m.run_write_hooks(s, path or f.path, data, operation="write", identity=c.identity)
         try:
-            with c.writing:
-                c.m.update_file(s, f.node_id, content=data, path=path, if_match=if_match, identity=c.identity,
-                                message=note, hooks=False)
+            c.commit(lambda m: m.update_file(s, f.node_id, content=data, path=path, if_match=if_match,
+                                             identity=c.identity, message=note, hooks=False))
         except errors.AlreadyExists as e:
             raise _conflict(e) from None
         except errors.PathNotFound:
@@ -523,8 +535,7 @@ def _routes(app: FastAPI):
         s = c.store(memory_store_id, write=True)
         f = c.memory(s, memory_id)
         try:
-            with c.writing:
-                c.m.delete_file(s, f.node_id, if_match=expected_content_sha256, identity=c.identity)
+            c.commit(lambda m: m.delete_file(s, f.node_id, if_match=expected_content_sha256, identity=c.identity))
         except errors.PathNotFound:
             raise errors.PathNotFound(f"memory {memory_id!r} not found in memory store {s.uid}") from None
         return {"type": "memory_deleted", "id": memory_id}

@@ -1,17 +1,17 @@
-"""Store calls that may wait, off the mount's request loop.
+"""Store writes run by one thread with its own connection, and committed in groups.
 
-pyfuse3 answers every request on one trio thread, so a store call that waits there — a commit
-under another process's write lock (the busy timeout), a PostgreSQL round trip, a write hook that
-runs for seconds — freezes every request of the mount. The mount hands such calls to a `Worker`:
-one long-lived thread with its own store connection, fed by a queue. The handler awaits the
-result while the loop goes on answering other requests.
+The mount: pyfuse3 answers every request on one trio thread, so a store call that waits there — a
+commit under another process's write lock (the busy timeout), a PostgreSQL round trip, a write
+hook that runs for seconds — freezes every request of the mount. The mount hands such calls to a
+`Worker` (`await worker.run(fn)`) and the loop goes on answering other requests. The hand-off
+wakes trio with `TrioToken.run_sync_soon`, not `trio.to_thread.run_sync` (which starts or reuses a
+thread per call, about 200 µs here; docs/fuse-notes.md).
 
-Group commit: when several jobs are queued at once (many writers on one mount), the worker runs
-them in one transaction, each inside its own savepoint: one fsync for all of them, and a job that
-raises (a stale write, a file too large) is rolled back alone and fails only its own caller.
+The HTTP server: its request threads hand their memory writes to one (`worker.run_sync(fn)`).
 
-The hand-off wakes trio with `TrioToken.run_sync_soon`, not `trio.to_thread.run_sync` (which
-starts or reuses a thread per call, about 200 µs here; docs/fuse-notes.md).
+Group commit: when several jobs are queued at once (many writers), the worker runs them in one
+transaction, each inside its own savepoint: one fsync for all of them, and a job that raises (a
+stale write, a file too large) is rolled back alone and fails only its own caller.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from typing import Any, Callable, Optional
 
 import trio
 
-log = logging.getLogger("memfs.fuse")
+log = logging.getLogger("memfs")
+_starting = threading.Lock()
 
 
 class RunAlone(Exception):
@@ -55,8 +56,9 @@ class _Fire(_Job):
 class Worker:
     """One thread, one store connection (`open_store()` makes it, in the thread), jobs in order."""
 
-    def __init__(self, open_store: Callable[[], Any], name: str = "memfs-worker"):
+    def __init__(self, open_store: Callable[[], Any], name: str = "memfs-worker", lock=None):
         self._open = open_store
+        self._lock = lock  # held around each transaction (the HTTP server's writers' lock)
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self.store = None
@@ -64,9 +66,10 @@ class Worker:
         self._started = False
 
     def start(self):
-        if not self._started:
-            self._started = True
-            self._thread.start()
+        with _starting:
+            if not self._started:
+                self._started = True
+                self._thread.start()
 
     def stop(self):
         if self._started:
@@ -91,10 +94,9 @@ class Worker:
         job.fn, job.group, job.token, job.result, job.exc, job.done = fn, group, None, None, None, None
         self._q.put(job)
 
-    def run_sync(self, fn: Callable[[Any], Any]):
-        """fn(store) in the worker, waited for from a thread that is not trio's (unmount)."""
-        if not self._started or not self._thread.is_alive():
-            raise RuntimeError("the worker is not running")
+    def run_sync(self, fn: Callable[[Any], Any], *, group: bool = True):
+        """fn(store) in the worker, waited for from a thread that is not trio's (an HTTP request)."""
+        self.start()
         box: dict = {}
         ev = threading.Event()
 
@@ -104,7 +106,7 @@ class Worker:
                 ev.set()
 
         job = _Sync.__new__(_Sync)
-        job.fn, job.group, job.token = fn, False, None
+        job.fn, job.group, job.token = fn, group, None
         job.result = job.exc = None
         self._q.put(job)
         ev.wait()
@@ -147,6 +149,12 @@ class Worker:
                 pass
 
     def _round(self, batch: list[_Job]):
+        if self._lock is None:
+            return self._round_locked(batch)
+        with self._lock:
+            return self._round_locked(batch)
+
+    def _round_locked(self, batch: list[_Job]):
         run: list[_Job] = []
         for job in batch:  # in queue order: a run of groupable jobs shares one transaction
             if job.group:
