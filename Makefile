@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test schemathesis bench torture clean
+.PHONY: setup demo test schemathesis bench torture dist cli-reference clean
 
 setup: $(VENV)/.installed
 
@@ -33,5 +33,17 @@ torture: setup
 bench: setup
 	$(PY) scripts/bench
 
+# the sdist and the wheel, built the PEP 517 way (setuptools fetched from the package index into
+# an isolated build environment): dist/memfs_agents-VERSION.tar.gz and
+# dist/memfs_agents-VERSION-py3-none-any.whl
+dist: setup
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+	@ls -l dist
+
+# docs/cli.md from the click commands (tests/docs/test_cli_reference.py fails when it is stale)
+cli-reference: setup
+	$(PY) scripts/cli-reference > docs/cli.md
+
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

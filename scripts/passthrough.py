@@ -7,7 +7,7 @@ It mirrors the directory tree SOURCE at MOUNTPOINT, answering every request with
 system call on SOURCE. It is what any pyfuse3 filesystem pays for the FUSE round trips, without
 a database: memfs's mount figures are reported as a ratio to it.
 
-Shape, chosen to be a fair baseline for memfs (see ../shared/reference/fuse-notes.md):
+Shape, chosen to be a fair baseline for memfs (see docs/fuse-notes.md):
 - entry and attribute timeouts are `--timeout` (default 60 s), negative lookups are cached for the
   same time, `keep_cache` stays on, no writeback cache;
 - OPEN, FLUSH (a no-op: a store commits there) and RELEASE are all handled, one backing file

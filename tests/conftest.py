@@ -79,10 +79,12 @@ _pg_databases = iter(range(1, 1 << 30))
 
 @pytest.fixture
 def db_path(backend, tmp_path, request, monkeypatch):
-    """The test's database: a SQLite file, or (backend=postgresql) a fresh PostgreSQL database.
-    MEMFS_DB names it too, for the CLI and the daemons."""
+    """The test's database, created: a SQLite file, or (backend=postgresql) a fresh PostgreSQL
+    database. MEMFS_DB names it too, for the CLI and the daemons."""
     if backend == "sqlite":
-        yield str(tmp_path / "memfs.db")
+        path = str(tmp_path / "memfs.db")
+        Memfs(path).close()  # as `memfs init` makes it: the CLI opens only an existing database
+        yield path
         return
     pg = request.getfixturevalue("pg_server")
     name = f"t{next(_pg_databases)}"
@@ -155,14 +157,14 @@ def fails(memfs_cli):
 
 @pytest.fixture
 def mounter(db_path, tmp_path):
-    """mounter('team-sre=rw', 'org=ro', agent='a1', session='s1') -> Mount (a live mount). Skips the
+    """mounter('team-sre=rw', 'org=ro', agent='a1', session='s1', extra=('--at', '5')) -> Mount (a live mount). Skips the
     test where FUSE is unusable. Fails the test if a daemon logged an error, unless the test set
     `mounter.allow_errors = True` (fault injection)."""
     if not fuse_usable():
         pytest.skip("FUSE is not usable here (/dev/fuse, fusermount3)")
     mounts: list[Mount] = []
 
-    def mount(*stores, agent="agent-1", session=None, name=None, prefix=()):
+    def mount(*stores, agent="agent-1", session=None, name=None, prefix=(), extra=()):
         mp = tmp_path / (name or f"mnt{len(mounts)}")
         mp.mkdir(exist_ok=True)
         log = str(tmp_path / f"{mp.name}.log")
@@ -171,7 +173,7 @@ def mounter(db_path, tmp_path):
             args += ["--store", s]
         if session:
             args += ["--session", session]
-        p = memfs(db_path, *args, prefix=prefix)
+        p = memfs(db_path, *args, *extra, prefix=prefix)  # extra: more `memfs mount` options (--at)
         # "mounted ... (session S, pid N, log L)"
         info = p.stdout.rsplit("(", 1)[1].rstrip(")\n")
         fields = dict(part.strip().split(" ", 1) for part in info.split(","))
@@ -204,15 +206,19 @@ def seeded(db_path):
     return db_path
 
 
-SAMPLES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "transcripts"
+# The project's own transcripts (synthetic, written by tests/transcripts/make_samples.py), and the
+# public samples in ../shared when that folder sits beside the checkout: an extra check, never a
+# reason to skip. Both have the same file names and shapes, so the same assertions hold on each.
+PROJECT_SAMPLES = Path(__file__).resolve().parent / "data" / "transcripts"
+# beside the checkout (../shared), or beside the folder of git worktrees (../../shared)
+SHARED_SAMPLES = next((p for p in (Path(__file__).resolve().parents[i] / "shared" / "data" / "transcripts"
+                                   for i in (2, 3)) if p.is_dir()), Path("/nonexistent"))
 
 
-@pytest.fixture
-def samples():
-    """The real sample transcripts in ../shared (beside the checkout, in CI too)."""
-    if not SAMPLES.is_dir():
-        pytest.skip(f"the sample transcripts are not at {SAMPLES} (the shared folder sits beside the checkout)")
-    return SAMPLES.resolve()
+@pytest.fixture(params=["project"] + (["shared"] if SHARED_SAMPLES.is_dir() else []))
+def samples(request):
+    """The folder of sample transcripts: tests/data/transcripts, then ../shared's when present."""
+    return PROJECT_SAMPLES if request.param == "project" else SHARED_SAMPLES
 
 
 @pytest.fixture

@@ -72,6 +72,11 @@ class InvalidName(InvalidInput):
     pass
 
 
+class NotADatabase(InvalidInput):
+    """The database path or URL holds something else: another file, another application's
+    database. memfs neither reads it nor adds its tables to it."""
+
+
 class NameTooLong(InvalidInput):
     errno = _errno.ENAMETOOLONG
 

@@ -14,6 +14,7 @@ import threading
 from typing import Optional
 
 from . import config, errors
+from .prompt import PINNED_BUDGET, pinned, pinned_section
 from .store import DIR, Identity, Memfs
 
 TOOLS = ("list", "read", "write", "history", "search")
@@ -106,14 +107,22 @@ class MemoryTools:
                 raise ToolError(f"{type(e).__name__}: {e.message}") from None
 
 
-def build_server(tools: MemoryTools):
+def instructions(tools: MemoryTools, budget: int = PINNED_BUDGET) -> str:
+    """The server's instructions: how to use the tools, then the stores' pinned memory (the files
+    under /system/, within `budget` bytes), so that the client puts it in the system prompt."""
+    stores = ", ".join(f"{n} ({'read-write' if sc == 'rw' else 'read-only'})" for n, sc in sorted(tools.scopes.items()))
+    with tools.lock:
+        pins = pinned(tools.m, [tools.m.get_store(n) for n in sorted(tools.scopes)], budget)
+    return (f"Persistent, versioned memory shared with other agents. Stores: {stores}. Read a file before changing "
+            "it and pass its sha256 as expected_sha256 when you write: if another agent changed it meanwhile, the "
+            "write is refused and names the current hash; read again, merge, retry. Every version is kept.\n"
+            + pinned_section(pins, lambda s, path: f"{s.name}:{path}", "read it with the read tool"))
+
+
+def build_server(tools: MemoryTools, budget: int = PINNED_BUDGET):
     from mcp.server.mcpserver import MCPServer
 
-    stores = ", ".join(f"{n} ({'read-write' if sc == 'rw' else 'read-only'})" for n, sc in sorted(tools.scopes.items()))
-    srv = MCPServer("memfs", log_level="WARNING", instructions=(
-        f"Persistent, versioned memory shared with other agents. Stores: {stores}. Read a file before changing "
-        "it and pass its sha256 as expected_sha256 when you write: if another agent changed it meanwhile, the "
-        "write is refused and names the current hash; read again, merge, retry. Every version is kept."))
+    srv = MCPServer("memfs", log_level="WARNING", instructions=instructions(tools, budget))
 
     @srv.tool(name="list", description="List the stores of this session (no store), or every file and directory "
               "under a path of a store, with size, sha256 and revision.")

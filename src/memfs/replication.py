@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import secrets
 import tarfile
 import time
@@ -31,6 +32,7 @@ import urllib.request
 from typing import Callable, Iterable, Optional
 
 from . import errors
+from .store import SNAPSHOT_PREFIX
 from .store import DIR, FILE, SYMLINK, Memfs, Revision, sha256
 
 FORMAT_VERSION = 1
@@ -128,12 +130,26 @@ class HttpTarget:
         pass
 
 
+DB_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".memfs")
+
+
 def open_target(target: str, key: Optional[str] = None):
+    """A replication target: http(s)://HOST:PORT, or a database file (made if need be), which
+    must look like one: `--to $MEMFS_DB --once` with MEMFS_DB unset must not replicate for ever
+    into a new file named --once."""
+    if target.startswith("-"):
+        raise errors.InvalidInput(f"the target {target!r} starts with '-', so it is an option, not a database "
+                                  "(an empty variable before it?)")
     if target.startswith(("http://", "https://")):
         return HttpTarget(target, key)
     if "://" in target and not target.startswith("sqlite://"):
         raise errors.InvalidInput(f"a target is a database file, sqlite:///PATH or http(s)://URL, not {target!r}")
-    return SQLiteTarget(target.removeprefix("sqlite:///").removeprefix("sqlite://"))
+    path = target.removeprefix("sqlite:///").removeprefix("sqlite://")
+    if not (target.startswith("sqlite:") or "/" in path or path.endswith(DB_SUFFIXES) or os.path.isfile(path)):
+        raise errors.InvalidInput(f"the target {target!r} does not look like a database: give a file PATH ending in "
+                                  f"{', '.join(DB_SUFFIXES)} or with a '/' (./{target}), sqlite:///PATH or "
+                                  "http(s)://HOST:PORT")
+    return SQLiteTarget(path)
 
 
 # ---------------------------------------------------------------------------- replicate
@@ -156,6 +172,8 @@ def replicate(source: Memfs, target, *, stores: Iterable[str] = (), once: bool =
             infos, items = {}, []
             for r in revs:
                 if wanted is not None and r.store_id not in wanted:
+                    continue
+                if "@" + SNAPSHOT_PREFIX in (r.store_name or ""):  # a time-travel mount's passing copy
                     continue
                 if r.store_id not in infos:
                     infos[r.store_id] = store_info(source.get_store(r.store_id))

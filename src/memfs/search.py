@@ -1,6 +1,6 @@
 """memfs grep without the database: compiling a pattern, the literal runs every match must contain
 (which narrow the candidates through the full-text index), and the line-by-line match. The
-queries live in store.py (`Memfs.grep`), the one door to the tables."""
+queries live in store/search.py (`Memfs.grep`), the one door to the tables."""
 
 from __future__ import annotations
 

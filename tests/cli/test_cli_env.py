@@ -39,6 +39,7 @@ def test_memfs_db_and_db_option(ok, db_path, tmp_path):
 def test_default_database_in_the_user_directory(ok, tmp_path, monkeypatch):
     home = tmp_path / "home"  # the autouse fixture points $MEMFS_HOME here
     assert ok("path", env={"MEMFS_DB": None}).stdout.strip() == str(home / "memfs.db")
+    ok("init", env={"MEMFS_DB": None})
     ok("store", "create", "x", env={"MEMFS_DB": None})
     assert (home / "memfs.db").exists()
     # without $MEMFS_HOME: the XDG data directory
@@ -118,12 +119,58 @@ def test_errors_are_one_line_with_their_exit_code(ok, fails, db_path, args, err)
         assert m.head() == before
 
 
-def test_damaged_or_unusable_database_is_one_line(fails, tmp_path):
+def test_damaged_or_unusable_database_is_one_line(fails, ok, tmp_path):
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not an SQLite database, not at all" * 100)
-    r = fails(1, "--db", str(junk), "store", "list")
-    assert "damaged" in r.stderr
+    r = fails(2, "--db", str(junk), "store", "list")
+    assert r.stderr == f"Error: {junk} is not a memfs database (not an SQLite file)\n"
     fails(1, "--db", str(tmp_path), "store", "list")  # a directory
+    # a memfs database damaged inside: its pages overwritten past the header
+    bad = str(tmp_path / "bad.db")
+    ok("--db", bad, "init")
+    ok("--db", bad, "store", "create", "s")
+    with Memfs(bad) as m:
+        m.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(open(bad, "rb").read())
+    data[100:] = b"\xa5" * (len(data) - 100)
+    open(bad, "wb").write(bytes(data))
+    r = fails(1, "--db", bad, "store", "list")
+    assert "the database is damaged" in r.stderr and "memfs doctor" in r.stderr
+
+
+def test_only_init_creates_a_database(ok, fails, tmp_path):
+    """Issue 17: a typo in --db made a new empty database (parent folders too), so every listing
+    came back empty. Every command but `memfs init` needs the database to be there."""
+    typo = tmp_path / "typo" / "memfs.db"
+    for args in (("store", "list"), ("ls", "s:"), ("log",), ("put", "s:/f"), ("dream", "ls"), ("transcripts", "ls"),
+                 ("keys", "list"), ("hooks", "ls"), ("sessions",), ("serve",), ("mcp", "--store", "s=rw"),
+                 ("grep", "s", "x"), ("doctor",), ("mounts",), ("mount", str(tmp_path), "--store", "s")):
+        r = fails(3, "--db", str(typo), *args, input="x")
+        assert r.stderr == f"Error: no database at {typo} (run `memfs init`)\n", args
+    fails(3, *("store", "list"), env={"MEMFS_DB": f"sqlite:///{typo}"})
+    assert not typo.parent.exists()
+    assert ok("--db", str(typo), "path").stdout.strip() == str(typo)  # says where it would be
+    assert ok("--db", str(typo), "init").stdout.strip() == str(typo)
+    assert ok("--db", str(typo), "store", "list").stdout == ""
+
+
+def test_a_file_that_is_not_a_memfs_database(fails, tmp_path):
+    """`--db /etc/passwd` is not a damaged database but another file; another application's
+    SQLite database is left alone (memfs does not add its tables to it)."""
+    import sqlite3
+
+    r = fails(2, "--db", "/etc/passwd", "store", "list")
+    assert r.stderr == "Error: /etc/passwd is not a memfs database (not an SQLite file)\n"
+    fails(2, "--db", "/etc/passwd", "init")
+    other = tmp_path / "app.db"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE users (name TEXT)")
+    con.commit()
+    con.close()
+    r = fails(2, "--db", str(other), "init")
+    assert r.stderr == f"Error: {other} is not a memfs database (an SQLite database of something else)\n"
+    con = sqlite3.connect(other)
+    assert [r[0] for r in con.execute("SELECT name FROM sqlite_master")] == ["users"]
 
 
 def test_usage_errors_exit_2(memfs_cli):
@@ -151,6 +198,7 @@ def _run(*args, input=None, env=None):
 
 def test_real_executable_round_trip(tmp_path):
     db = str(tmp_path / "real.db")
+    assert _run("--db", db, "init").returncode == 0
     assert _run("--db", db, "store", "create", "real").returncode == 0
     p = _run("--db", db, "put", "real:/notes/today.md", "-", input=b"line one\n",
              env={"MEMFS_AGENT": "sub-agent", "MEMFS_SESSION": "sub-ses"})
@@ -169,6 +217,7 @@ def test_real_executable_round_trip(tmp_path):
 
 def test_real_executable_errors(tmp_path):
     db = str(tmp_path / "real.db")
+    _run("--db", db, "init")
     _run("--db", db, "store", "create", "real")
     _run("--db", db, "put", "real:/f", input=b"v1")
     for args, code in ((("cat", "real:/nope"), errors.PathNotFound.exit_code),
@@ -181,3 +230,56 @@ def test_real_executable_errors(tmp_path):
         assert err.count("\n") == 1 and err.startswith("Error: ") and "Traceback" not in err
         assert p.stdout == b""
     assert _run("--db", db, "cat", "real:/f").stdout == b"v1"
+
+
+# ---------------------------------------------------------------- settings from the environment
+
+BAD_SETTINGS = {"MEMFS_LEASE_SECONDS": "x", "MEMFS_BUSY_TIMEOUT": "ten", "MEMFS_SYNC": "fast", "MEMFS_PG_POOL": "0",
+                "MEMFS_DREAM_ENGINE": "gpt", "MEMFS_DREAM_CONCURRENCY": "1.5", "MEMFS_DREAM_BATCH_CHARS": "-3",
+                "MEMFS_DREAM_MAX_RETRIES": "many", "MEMFS_DREAM_RETRY_BASE": "nan"}
+# read as plain strings: any value is a value
+STRING_SETTINGS = {"MEMFS_DB", "MEMFS_HOME", "MEMFS_AGENT", "MEMFS_SESSION", "MEMFS_DREAM_MODEL", "MEMFS_REPLICATE_KEY",
+                   "MEMFS_HOOK_ID", "MEMFS_HOOK_STORE"}  # the last two are set for a hook, not read
+
+
+def test_every_setting_read_from_the_environment_is_checked():
+    """Every MEMFS_* name the package reads is a plain string or a setting of memfs.settings (which
+    the CLI checks at start), and each checked one has a bad value below."""
+    from memfs import settings
+
+    src = os.path.join(os.path.dirname(inspect.getfile(errors)))
+    read = set()
+    for folder, _, files in os.walk(src):
+        for f in files:
+            if f.endswith(".py"):
+                read |= set(re.findall(r"\"(MEMFS_[A-Z_]+)\"", open(os.path.join(folder, f)).read()))
+    assert read - STRING_SETTINGS == set(settings.SETTINGS), read
+    assert set(BAD_SETTINGS) == set(settings.SETTINGS)
+
+
+@pytest.mark.parametrize("name", sorted(BAD_SETTINGS))
+def test_a_bad_setting_is_one_line_naming_it(tmp_path, name):
+    """Issue 17, bug 3: `MEMFS_LEASE_SECONDS=x memfs ls s:` was a ValueError traceback at import."""
+    db = str(tmp_path / "real.db")
+    assert _run("--db", db, "init").returncode == 0
+    for args in (("ls", "s:"), ("store", "list"), ("init",), ("mounts",)):
+        p = _run("--db", db, *args, env={name: BAD_SETTINGS[name]})
+        err = p.stderr.decode()
+        assert p.returncode == errors.InvalidInput.exit_code, (args, err)
+        assert err.startswith(f"Error: {name} must be ") and err.endswith(f", not {BAD_SETTINGS[name]!r}\n"), err
+        assert err.count("\n") == 1 and p.stdout == b""
+    # importing memfs and its front ends never reads them: only what uses a setting checks it
+    code = ("import memfs, memfs.cli, memfs.fuse.ops, memfs.fuse.daemon, memfs.http.app, memfs.mcp_server, "
+            "memfs.dream.engines.claude; print('imported')")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, name: "x"})
+    assert p.returncode == 0 and p.stdout == "imported\n", p.stderr
+
+
+def test_good_settings_are_accepted(tmp_path):
+    db = str(tmp_path / "real.db")
+    good = {"MEMFS_LEASE_SECONDS": "0.5", "MEMFS_BUSY_TIMEOUT": "2", "MEMFS_SYNC": "Normal", "MEMFS_PG_POOL": "4",
+            "MEMFS_DREAM_ENGINE": "local", "MEMFS_DREAM_CONCURRENCY": "2", "MEMFS_DREAM_BATCH_CHARS": "1000",
+            "MEMFS_DREAM_MAX_RETRIES": "0", "MEMFS_DREAM_RETRY_BASE": "0.1", "MEMFS_SESSION": ""}
+    for args in (("init",), ("store", "create", "s"), ("ls", "s:")):
+        p = _run("--db", db, *args, env=good)
+        assert p.returncode == 0, p.stderr

@@ -109,8 +109,31 @@ def test_ls_now_and_at_revision(ok, fails, team, db_path):
     csv_out = ok("ls", "team:/d", "--csv").stdout.splitlines()
     assert csv_out[0] == "kind,size,revision,path" and len(csv_out) == 3
     fails(errors.PathNotFound.exit_code, "ls", "team:/nope")
-    fails(errors.NotADirectory.exit_code, "ls", "team:/d/b")
     fails(errors.StoreNotFound.exit_code, "ls", "ghost:")
+
+
+def test_ls_of_a_file_lists_it(ok, fails, team, db_path):
+    """Issue 17: `memfs ls STORE:FILE` failed (not a directory); ls lists a file as itself."""
+    ok("put", "team:/d/b", input="bb")
+    r1 = _head(db_path)
+    ok("put", "team:/d/b", input="bbbb")
+    [e] = json.loads(ok("ls", "team:/d/b", "--json").stdout)
+    assert (e["path"], e["kind"], e["size"], e["sha256"], e["revision"]) == ("/d/b", "file", 4, sha256(b"bbbb"), r1 + 1)
+    assert ok("ls", "team:/d/b").stdout == f"file          4 {r1 + 1:>7}  /d/b\n"
+    [then] = json.loads(ok("ls", "team:/d/b", "--rev", str(r1), "--json").stdout)
+    assert (then["size"], then["revision"]) == (2, r1)
+    assert [x["path"] for x in json.loads(ok("ls", "-R", "team:/d/b", "--json").stdout)] == ["/d/b"]
+    fails(errors.PathNotFound.exit_code, "ls", "team:/d/b", "--rev", "1")
+
+
+def test_mount_point_that_is_missing_or_a_file(ok, fails, team, tmp_path):
+    """Issue 17: a missing mount point was called "not a directory"."""
+    missing = tmp_path / "nope"
+    r = fails(errors.NotFound.exit_code, "mount", str(missing), "--store", "team")
+    assert r.stderr == f"Error: mount point {missing} does not exist (mkdir -p {missing} first)\n"
+    (tmp_path / "afile").write_text("x")
+    r = fails(errors.NotADirectory.exit_code, "mount", str(tmp_path / "afile"), "--store", "team")
+    assert r.stderr == f"Error: mount point {tmp_path / 'afile'} is not a directory\n"
 
 
 def test_rm_file_and_tree(ok, fails, team, db_path):

@@ -192,3 +192,16 @@ def test_diff_of_a_directory_is_only_that_subtree(ok, fails, team):
 def test_blame_of_a_directory_is_an_error(ok, fails, team):
     ok("put", "team:/d/f", input="x\n")
     fails(errors.IsADirectory.exit_code, "blame", "team:/d")
+
+
+def test_log_of_an_unknown_operation_is_bad_input(ok, fails, team):
+    """Issue 17: `memfs log --op bogus` printed nothing and exited 0; the help promises 2."""
+    ok("put", "team:/a", input="a")
+    for args in (("log", "--op", "bogus"), ("log", "team", "--op", "write", "--op", "writes"),
+                 ("log", "--follow", "--op", "bogus")):
+        r = fails(errors.InvalidInput.exit_code, *args)
+        bad = args[-1]
+        assert r.stderr == (f"Error: unknown operation {bad!r}: the operations are create, write, delete, rename, "
+                            "mkdir, rmdir, symlink, chmod\n")
+    assert [x["path"] for x in json.loads(ok("log", "team", "--op", "create", "--op", "mkdir", "--json").stdout)] \
+        == ["/a", "/"]

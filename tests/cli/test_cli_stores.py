@@ -6,15 +6,16 @@ import os
 from memfs import Memfs, errors
 
 
-def test_init_creates_the_database(ok, db_path):
+def test_init_creates_the_database(ok, tmp_path):
+    db_path = str(tmp_path / "new" / "memfs.db")
     assert not os.path.exists(db_path)
-    r = ok("init")
+    r = ok("init", env={"MEMFS_DB": db_path})
     assert r.stdout.strip() == db_path
     assert os.path.exists(db_path)
     with Memfs(db_path) as m:
         assert m.list_stores() == [] and m.doctor().ok
     # again: harmless
-    assert ok("init").stdout.strip() == db_path
+    assert ok("init", env={"MEMFS_DB": db_path}).stdout.strip() == db_path
 
 
 def test_store_create_list_show(ok, db_path):

@@ -253,3 +253,44 @@ def test_read_write_key_sees_write_controls(page, world, m):
         "btn-apply-all", "btn-apply-selected", "btn-reject"}
     page.click("#sign-out")
     assert page.find("#login")
+
+
+# ---------------------------------------------------------------- health
+
+
+def get_json(served, path):
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)
+    conn.request("GET", path)
+    resp = conn.getresponse()
+    data = json.loads(resp.read() or b"null")
+    conn.close()
+    return resp.status, data
+
+
+def test_health_page_shows_the_stats_figures_and_a_trend(page, world, m, served, docs_shot):
+    uid = world["store"].uid
+    st, api = get_json(served, f"/v1/memfs/stores/{uid}/stats")
+    assert st == 200 and api["type"] == "memory_store_stats"
+    want = m.stats(world["store"])
+    for k in ("files", "bytes", "revisions", "active_agents", "active_sessions", "duplicated", "idle_files",
+              "conflicts", "refusals", "nearest_size_limit", "revisions_per_day"):
+        assert api[k] == want[k], k
+    assert api["conflicts"]["total"] == 1 and api["duplicated"]["duplicated"] >= 1
+    assert len(api["dreams"]) == 1 and api["dreams"][0]["id"] == world["job"].id
+    assert get_json(served, f"/v1/memfs/stores/{uid}/stats?days=0")[0] == 400
+    assert get_json(served, "/v1/memfs/stores/memstore_nope/stats")[0] == 404
+
+    page.open(store_hash(world, "health"))
+    fig = {r.get_attribute("data-figure"): r.find_element("css selector", "td").text
+           for r in page.all("#health-figures tr")}
+    assert fig["files"] == str(want["files"]) and fig["revisions"] == str(want["revisions"])
+    dup = want["duplicated"]
+    assert fig["duplicated"] == f"{dup['duplicated']} of {dup['paragraphs']} ({dup['share'] * 100:.1f}%)"
+    assert fig["conflicts"] == "1 (1)" and fig["refusals"] == "0 (0)"
+    assert fig["agents"].startswith(f"{len(want['active_agents'])} (")
+    bars = page.all("#trend rect.day")
+    assert len(bars) == 30
+    assert int(bars[-1].get_attribute("data-n")) == want["revisions_per_day"][-1]["revisions"] > 0
+    assert cells(page, "#nearest tbody tr")[0][0] == want["nearest_size_limit"][0]["path"]
+    assert page.texts("#health-dreams a") == [world["job"].id]
+    docs_shot("health", page.shot("health"))

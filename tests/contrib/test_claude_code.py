@@ -1,5 +1,5 @@
 """contrib/claude-code: the SessionEnd hook script run as Claude Code runs it (JSON on stdin), on a
-copy of a real Claude Code transcript; the shipped CLAUDE.md fragment is what `memfs prompt` prints."""
+copy of a Claude Code transcript (the project's synthetic one, and the real sample when present); the shipped CLAUDE.md fragment is what `memfs prompt` prints."""
 
 import json
 import os
@@ -15,17 +15,13 @@ from memfs import Memfs
 
 ROOT = Path(__file__).resolve().parents[2]
 HOOK = ROOT / "contrib" / "claude-code" / "memfs-session-end"
-DATA = Path("/work/shared/data/transcripts")
-SAMPLE = DATA / "claude-code_coverage-test-fix.jsonl"
 
 
 @pytest.fixture
-def transcript(tmp_path):
-    if not SAMPLE.is_file():
-        pytest.skip(f"{SAMPLE} is missing")
+def transcript(tmp_path, samples):
     dst = tmp_path / "projects" / "-work-demo" / "c64cc478-3430-40fe-8e9c-4ee9986e9754.jsonl"
     dst.parent.mkdir(parents=True)
-    shutil.copy(SAMPLE, dst)
+    shutil.copy(samples / "claude-code_coverage-test-fix.jsonl", dst)
     return dst
 
 
@@ -111,3 +107,60 @@ def test_settings_snippet_wires_the_hook():
     assert hook["type"] == "command" and hook["command"].endswith("/memfs-session-end")
     assert {"MEMFS_DB", "MEMFS_STORES", "MEMFS_DREAM_STORE"} <= set(s["env"])
     assert os.access(HOOK, os.X_OK)
+
+
+def test_the_hook_is_on_path_after_install(db_path, transcript):
+    """Issue 17: the README calls `memfs-session-end` bare; it is installed next to `memfs`."""
+    bindir = os.path.dirname(sys.executable)
+    exe = shutil.which("memfs-session-end", path=bindir)
+    assert exe is not None and os.path.dirname(exe) == bindir and shutil.which("memfs", path=bindir)
+    with Memfs(db_path) as m:
+        m.create_store("team-sre")
+    event = {"session_id": "cc-installed", "transcript_path": str(transcript), "hook_event_name": "SessionEnd"}
+    p = subprocess.run(["memfs-session-end"], input=json.dumps(event), capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", ""),
+                            "MEMFS_DB": db_path, "MEMFS_STORES": "team-sre"})
+    assert p.returncode == 0 and "1 transcripts registered" in p.stdout, p.stderr
+    with Memfs(db_path) as m:
+        assert [t.session_id for t in m.transcripts(store="team-sre")] == ["cc-installed"]
+
+
+def test_readme_install_step_makes_its_folder(tmp_path):
+    """The contrib README's `install` line works in a home without ~/.claude/hooks."""
+    readme = (ROOT / "contrib" / "claude-code" / "README.md").read_text()
+    lines = [ln for ln in readme.splitlines() if ln.startswith("install ")]
+    assert lines
+    home = tmp_path / "home"
+    home.mkdir()
+    for line in lines:
+        p = subprocess.run(["bash", "-c", line], cwd=ROOT, env={**os.environ, "HOME": str(home)},
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, p.stderr
+    installed = home / ".claude" / "hooks" / "memfs-session-end"
+    assert os.access(installed, os.X_OK) and installed.read_bytes() == HOOK.read_bytes()
+
+
+START = ROOT / "contrib" / "claude-code" / "memfs-session-start"
+
+
+def test_session_start_puts_the_pinned_memory_in_context(db_path, m):
+    sre = m.create_store("team-sre", "SRE notes")
+    m.write(sre, "/system/core.md", b"Production deploys are frozen Friday 16:00 to Monday 09:00.\n")
+    m.write(sre, "/system/long.md", b"z" * 300 + b"\n")
+    m.create_store("org-knowledge", "Org")
+    bindir = os.path.dirname(sys.executable)
+    env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", ""), "MEMFS_DB": db_path,
+           "MEMFS_PROMPT_STORES": "team-sre=rw,org-knowledge=ro", "MEMFS_PINNED_BUDGET": "200"}
+    p = subprocess.run([sys.executable, str(START)], input=json.dumps({"hook_event_name": "SessionStart",
+                                                                      "source": "startup"}),
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert "/mnt/memory/team-sre/ — store \"team-sre\", read-write." in p.stdout
+    assert "## /mnt/memory/team-sre/system/core.md\n\nProduction deploys are frozen" in p.stdout
+    assert "zzzz" not in p.stdout and "/mnt/memory/team-sre/system/long.md, 301 bytes" in p.stdout
+    assert "left out team-sre:/system/long.md (301 bytes)" in p.stderr
+    settings = json.loads((ROOT / "contrib" / "claude-code" / "settings.json").read_text())
+    assert settings["hooks"]["SessionStart"][0]["hooks"][0]["command"].endswith("memfs-session-start")
+    bad = subprocess.run([sys.executable, str(START)], input="{}", capture_output=True, text=True, timeout=30,
+                         env={**env, "MEMFS_PROMPT_STORES": "nope=rw"})
+    assert bad.returncode == 3 and bad.stdout == "" and "nope" in bad.stderr

@@ -129,6 +129,34 @@ def test_apply_in_place_and_into_new_store(m, store, alice, bob):
     assert res.job.review == "applied" and m.lookup(store, "/notes/disk-alerts.md") is None
 
 
+def test_the_proposal_is_screened_by_the_write_hooks(m, store, alice, bob, tmp_path):
+    """Write hooks run over each proposed file when the dream proposes it: content a hook refuses
+    is never stored, not even in the job; a redaction is what the proposal holds."""
+    import sys
+
+    m.write(store, "/runbooks/disk.md", DISK.encode(), identity=alice)
+    m.write(store, "/notes/disk-alerts.md", DISK_BOB.encode(), identity=bob)
+    m.write(store, "/oncall.md", b"# On-call\n\n- freeze deploys until 2020-01-06\n- page the secondary after 15 "
+            b"minutes\n", identity=alice)
+    hook = tmp_path / "screen.py"
+    hook.write_text("import json, sys\nreq = json.load(sys.stdin)\n"
+                    "if req['path'] == '/oncall.md': print(json.dumps({'decision': 'refuse', 'reason': 'hands off'}))\n"
+                    "elif 'df -h' in req['content']: print(json.dumps({'decision': 'redact', 'reason': 'commands',"
+                    " 'content': req['content'].replace('df -h', '[cmd]')}))\n"
+                    "else: print(json.dumps({'decision': 'allow'}))\n")
+    m.add_hook(store, f"{sys.executable} {hook}")
+    job = dream.run(m, store, engine="local", since=0.0).job
+    assert [c["path"] for c in job.proposal["changes"]] == ["/notes/disk-alerts.md", "/runbooks/disk.md"]
+    assert job.proposal["findings"]["refused_by_hooks"] == [{"path": "/oncall.md", "hook_id": 1, "reason": "hands off"}]
+    assert "Refused by the store's write hooks, not kept: /oncall.md (hands off)" in job.proposal["report"]
+    disk = Proposal.from_dict(job.proposal).change("/runbooks/disk.md")
+    assert "df -h" not in disk.content and "[cmd]" in disk.content
+    assert disk.annotations[-1].reason == "redacted by hook 1: commands"
+    rep = dream.apply_job(m, job.id)
+    assert [(o.path, o.status) for o in rep.outcomes] == [("/notes/disk-alerts.md", "applied"),
+                                                          ("/runbooks/disk.md", "applied")]
+
+
 def test_a_write_hook_refusal_skips_that_file_only(m, store, planted, tmp_path):
     """The store's write hook refuses the new /oncall.md: that file is reported, the others apply."""
     hook = tmp_path / "no-oncall.py"
@@ -140,6 +168,10 @@ def test_a_write_hook_refusal_skips_that_file_only(m, store, planted, tmp_path):
     before = m.read(store, "/oncall.md")
     rep = dream.apply_job(m, planted.id)
     status = {o.path: (o.status, o.reason) for o in rep.outcomes}
-    assert status["/oncall.md"] == ("conflict", "refused by a write hook: no changes to the on-call page")
+    assert status["/oncall.md"] == ("conflict", "refused by write hook 1: no changes to the on-call page")
     assert status["/runbooks/disk.md"][0] == "applied" and status["/notes/disk-alerts.md"][0] == "applied"
     assert m.read(store, "/oncall.md") == before
+    # the refused content is not kept in the job either: the refusal is
+    job = m.dream_job(planted.id)
+    assert [c["path"] for c in job.proposal["changes"]] == ["/notes/disk-alerts.md", "/runbooks/disk.md"]
+    assert job.applied["conflicts"] == {"/oncall.md": "refused by write hook 1: no changes to the on-call page"}

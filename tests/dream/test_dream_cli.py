@@ -153,3 +153,58 @@ def test_cancel_a_running_job(m, planted, git_error_sessions):
     assert res.job.status == "canceled" and res.job.error["type"] == "canceled"
     assert "mining transcripts" not in seen
     assert m.dream_lock(planted) is None
+
+
+def test_local_engine_with_an_operator_write_and_a_session_write(db_path):
+    """Issue 17, bug 1, as reported: one copy of a paragraph written by an operator (no session),
+    one in a session; sorting the evidence compared None with a str and the dream failed."""
+    from mounting import memfs
+
+    memfs(db_path, "init")
+    memfs(db_path, "store", "create", "s")
+    p = subprocess.run([*memfs_exe(), "--db", db_path, "put", "s:/a.md", "-"],
+                       input="# A\n\n- check df -h and df -i first\n", capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    p = subprocess.run([*memfs_exe(), "--db", db_path, "--agent", "bob", "--session", "s1", "put", "s:/b.md", "-"],
+                       input="# B\n\n- check df -h and df -i first\n", capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    r = memfs(db_path, "dream", "run", "s", "--engine", "local", check=False)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert " completed: 1 sessions, 2 changes proposed" in r.stdout, r.stdout
+    assert "Merged 1 group of near-duplicate notes: /a.md + /b.md" in r.stdout
+    show = memfs(db_path, "dream", "show", job_id(r.stdout), "--no-color").stdout
+    assert "#   evidence: session s1, agent bob, revision 3" in show, show
+
+
+def memfs_exe():
+    from mounting import MEMFS
+
+    return MEMFS
+
+
+def test_dry_runs_and_reverts_say_what_they_do(memfs_cli, m, planted):
+    """Issue 17: `dream apply --dry-run` and `dream revert` printed "applied" on every line."""
+    jid = job_id(memfs_cli("dream", "run", "team-sre", "--engine", "local", "--since", "3650d").output)
+    head = m.head()
+    r = memfs_cli("dream", "apply", jid, "--dry-run")
+    lines = r.output.splitlines()
+    assert r.exit_code == 0 and lines[:-1] and all(ln.startswith("would apply ") for ln in lines[:-1]), r.output
+    assert lines[-1] == f"{len(lines) - 1} paths would change, 0 conflicts" and m.head() == head
+    r = memfs_cli("dream", "apply", "latest")
+    assert all(ln.startswith("applied ") for ln in r.output.splitlines()[:-1]), r.output
+    r = memfs_cli("dream", "revert", "latest", "--dry-run")
+    lines = r.output.splitlines()
+    assert all(ln.startswith("would revert ") and "would be reverted" not in ln for ln in lines[:-1]), r.output
+    assert lines[-1].endswith("paths would be reverted, 0 conflicts")
+    r = memfs_cli("dream", "revert", "latest")
+    lines = r.output.splitlines()
+    assert all(ln.startswith("reverted ") and " revision " in ln for ln in lines[:-1]), r.output
+    assert "applied" not in r.output
+
+
+def test_cancel_latest(memfs_cli, fails, m, planted):
+    """`latest` works for cancel as for show, apply, reject and revert."""
+    fails(3, "dream", "cancel", "latest")  # no job yet
+    jid = job_id(memfs_cli("dream", "run", "team-sre", "--engine", "local", "--since", "3650d").output)
+    r = memfs_cli("dream", "cancel", "latest")
+    assert r.exit_code == 0 and r.output == f"dream {jid} is completed\n"

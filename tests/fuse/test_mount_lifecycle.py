@@ -198,6 +198,25 @@ def test_prompt(seeded, cli):
     assert p.returncode != 0 and p.stderr.strip().splitlines() == [p.stderr.strip()]
 
 
+def test_prompt_names_where_the_stores_are_mounted(seeded, cli, mounter):
+    """Issue 17: the prompt said /mnt/memory even with the stores mounted elsewhere; it names the
+    live mount (memfs mounts) when there is one, unless --mount-root says otherwise."""
+    both = mounter("team-sre=rw", "org-knowledge=ro", agent="alice", name="both")
+    solo = mounter("team-sre=rw", agent="bob", name="solo")
+    out = cli("prompt", "--store", "team-sre=rw", "--store", "org-knowledge=ro").stdout
+    assert f"- {both.path}/team-sre/ — store \"team-sre\", read-write. SRE notes" in out
+    assert f"- {both.path}/org-knowledge/ — store \"org-knowledge\", read-only." in out
+    assert "/mnt/memory" not in out
+    # one store: a live mount that holds it
+    one = cli("prompt", "--store", "team-sre").stdout
+    assert f"- {both.path}/team-sre/ — store" in one or f"- {solo.path}/ — store" in one
+    cli("umount", str(both.path))
+    assert f"- {solo.path}/ — store \"team-sre\"" in cli("prompt", "--store", "team-sre").stdout
+    # a store no live mount shows: the default root; --mount-root always wins
+    assert "/mnt/memory/team-sre/" in cli("prompt", "--store", "team-sre", "--store", "org-knowledge").stdout
+    assert "- /srv/mem/ — store" in cli("prompt", "--store", "team-sre", "--mount-root", "/srv/mem").stdout
+
+
 def test_sigterm_commits_and_unmounts(seeded, mounter):
     mnt = mounter("team-sre=rw", agent="alice", session="s-term")
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(mnt / "open.md")], stdout=subprocess.PIPE, text=True)

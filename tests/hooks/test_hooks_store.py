@@ -195,3 +195,45 @@ def test_identity_of_the_writer_reaches_the_hook(db_path, store, hook, tmp_path)
         mb.add_hook("team-sre", hook('answer({"decision": "allow"})'))
         mb.write("team-sre", "/a.md", b"x")
     assert requests_of(tmp_path)[0]["identity"] == {"agent": "bob", "session": "s-9", "actor": "api"}
+
+
+def test_a_hook_refusal_is_recorded_without_its_content(m, store):
+    """record_conflict(hook_id=...) keeps who, when, which hook and why; content given anyway is
+    dropped, and no blob is made of it."""
+    m.write(store, "/f.md", b"v1\n")
+    blobs = m.db.one("SELECT COUNT(*) FROM blobs")[0]
+    c = m.record_conflict(store, "/f.md", b"AKIA-SECRET\n", base_sha256=sha(b"v1\n"),
+                          reason="refused by write hook 3: pii-scan found AWS access key on line 1", hook_id=3)
+    assert (c.sha256, c.hook_id, c.agent, c.session, c.refused_by_hook) == (None, 3, "tester", "s-test", True)
+    assert c.current_sha256 == sha(b"v1\n") and c.created_at <= time.time()
+    assert m.db.one("SELECT COUNT(*) FROM blobs")[0] == blobs
+    [back] = m.conflicts(store)
+    assert back == c
+    # a stale write (no hook) still keeps its content, to merge from
+    s = m.record_conflict(store, "/f.md", b"mine\n", base_sha256=None, reason="stale")
+    assert (s.sha256, s.hook_id, s.refused_by_hook) == (sha(b"mine\n"), None, False) and m.blob(s.sha256) == b"mine\n"
+
+
+@pytest.mark.sqlite_only
+def test_m008_drops_content_kept_of_earlier_hook_refusals(db_path):
+    """A database from before m008 kept the content of writes its hooks refused: the migration
+    deletes it (unless something else still refers to the same bytes) and keeps the record."""
+    with Memfs(db_path, identity=Identity(agent="old", actor="agent")) as m:
+        m.create_store("legacy")
+        m.write("legacy", "/kept.md", b"shared bytes\n")
+        secret = m.record_conflict("legacy", "/a.md", b"AKIA0000SECRET\n", base_sha256=None,
+                                   reason="refused by write hook 1: pii-scan found AWS access key on line 1")
+        shared = m.record_conflict("legacy", "/b.md", b"shared bytes\n", base_sha256=None,
+                                   reason="refused by write hook 1: no")
+        stale = m.record_conflict("legacy", "/c.md", b"stale bytes\n", base_sha256=None, reason="stale")
+        m.db.conn.executescript("ALTER TABLE conflicts DROP COLUMN hook_id;"
+                                " DELETE FROM _memfs_migrations WHERE name = 'm008_hook_refusals';")
+    with Memfs(db_path) as m:
+        assert "m008_hook_refusals" in m.db.migrations()
+        got = {c.path: c for c in m.conflicts("legacy")}
+        assert got["/a.md"].sha256 is None and got["/a.md"].refused_by_hook and got["/a.md"].hook_id is None
+        assert got["/a.md"].reason == secret.reason
+        assert m.db.one("SELECT COUNT(*) FROM blobs WHERE sha256 = ?", (secret.sha256,))[0] == 0
+        assert got["/b.md"].sha256 is None and m.read("legacy", "/kept.md") == b"shared bytes\n"
+        assert got["/c.md"].sha256 == stale.sha256 and m.blob(stale.sha256) == b"stale bytes\n"
+        assert shared.sha256 == sha(b"shared bytes\n")

@@ -62,3 +62,53 @@ class Server:
         except ValueError:
             parsed = data
         return resp.status, parsed, dict(resp.getheaders())
+
+
+class ServeProcess:
+    """`memfs serve` as a user runs it: a real process on a free loopback port; `url` once it
+    answers. Its output goes to `log` (a path). Stopped with SIGINT, as Ctrl-C stops it."""
+
+    def __init__(self, db_path, log, *args, env=None):
+        import os
+        import subprocess
+        import sys
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        exe = os.path.join(os.path.dirname(sys.executable), "memfs")
+        self.proc = subprocess.Popen([exe, "--db", str(db_path), "serve", "--port", str(self.port), *args],
+                                     env={**os.environ, **(env or {})}, stdout=open(log, "w"),
+                                     stderr=subprocess.STDOUT)
+
+    def __enter__(self):
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                assert self.proc.poll() is None and time.monotonic() < deadline, open(self.log).read()
+                time.sleep(0.05)
+
+    def __exit__(self, *exc):
+        import signal
+        import subprocess
+
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def get(self, path) -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()

@@ -146,3 +146,34 @@ def test_a_connection_opened_later_keeps_earlier_ones_safe(db_path):
         assert third.read("s", "/kept.md") == b"still here"
     first.close()
     second.close()
+
+
+def test_serve_on_a_busy_port_says_so(ok, db_path):
+    """Issue 17: the banner came first, then a failure with exit 3 ("not found"). Now: one line
+    naming the port, exit 1, no banner."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        p = subprocess.run([*MEMFS, "--db", db_path, "serve", "--port", str(port)], capture_output=True, text=True,
+                           timeout=60)
+    assert p.returncode == 1 and p.stdout == ""
+    assert p.stderr == f"Error: port {port} is in use on 127.0.0.1 (another server? try --port)\n"
+
+
+def test_the_banner_comes_once_listening(ok, db_path):
+    port = free_port()
+    p = subprocess.Popen([*MEMFS, "--db", db_path, "serve", "--port", str(port)], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stderr.readline()
+        assert line.startswith(f"memfs API on http://127.0.0.1:{port} "), line
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()  # at once: no retry
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/memory_stores", timeout=30) as r:
+            assert r.status == 200
+    finally:
+        p.send_signal(signal.SIGINT)
+        p.wait(10)
+    assert p.returncode == 0

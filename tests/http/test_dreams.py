@@ -131,6 +131,9 @@ def test_time_window_extension(server, m, notes, root_key, sdk):
     code, body, _ = server.raw("GET", f"/v1/dreams/{d.id}", key=root_key)
     assert body["inputs"][1] == {"type": "time_window", "since": "2000-01-01T00:00:00Z"}
     assert {"s-alice", "s-bob"} <= set(body["memfs"]["sessions_read"])
+    ex = body["memfs"]["explain"]  # what the dream read and left out, as `memfs dream show` prints it
+    assert {r["session"] for r in ex["read"]} == set(body["memfs"]["sessions_read"])
+    assert ex["nothing_to_read"] is False and ex["left_out_count"] == 0
 
 
 def test_cancel_pending_then_archive(server, sdk, m, notes, root_key):

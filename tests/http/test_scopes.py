@@ -2,6 +2,8 @@
 read-only key (nothing written), 404 for a store outside the key's scope, worded exactly as for a
 store that does not exist, so that no store's existence leaks."""
 
+import time
+
 import anthropic
 import pytest
 
@@ -162,10 +164,17 @@ def test_revoked_key_stops_working_at_once(server, world, m):
     c = server.client(key)
     c.beta.memory_stores.retrieve(world["a"].id)
     kid = next(k.id for k in m.api_keys() if k.scopes == {world["a"].id: "rw"})
-    m.revoke_api_key(kid)
+    k = m.revoke_api_key(kid)
     with pytest.raises(anthropic.AuthenticationError) as e:
         c.beta.memory_stores.retrieve(world["a"].id)
-    api_error(e, 401, "authentication_error")
+    err = api_error(e, 401, "authentication_error")
+    # issue 17: its holder is told it was revoked, not that it is invalid
+    assert err["message"] == (f"API key {kid} ({k.name}) was revoked at "
+                              f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(k.revoked_at))}: "
+                              "ask for a new one (memfs keys create)")
+    with pytest.raises(anthropic.AuthenticationError) as e:
+        server.client(key + "x").beta.memory_stores.retrieve(world["a"].id)
+    assert api_error(e, 401, "authentication_error")["message"] == "invalid API key"
 
 
 def test_open_without_keys_only_until_the_first_key(server, m):

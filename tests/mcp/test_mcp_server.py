@@ -156,3 +156,28 @@ def test_sigterm_closes_the_session(seeded):
     assert b"Traceback" not in p.stderr.read()
     with Memfs(seeded) as m:
         assert [s.ended_at is not None for s in m.sessions() if s.session_id == "mcp-term"] == [True]
+
+
+def test_instructions_carry_the_pinned_memory(db_path):
+    with Memfs(db_path, identity=Identity(agent="seeder", session="s-seed", actor="agent")) as m:
+        m.create_store("team-sre", "SRE notes")
+        m.write("team-sre", "/system/core.md", b"The reporting replica is behind bastion-eu-2.\n")
+        m.write("team-sre", "/system/huge.md", b"y" * 5000 + b"\n")
+        m.write("team-sre", "/notes/other.md", b"not pinned\n")
+    params = StdioServerParameters(command=memfs_exe(), args=["--db", db_path, "mcp", "--store", "team-sre=rw"],
+                                   env={"MEMFS_HOME": os.path.dirname(db_path)})
+    out = {}
+
+    async def main():
+        with open(os.devnull, "w") as errlog:
+            async with stdio_client(params, errlog=errlog) as (r, w):
+                async with ClientSession(r, w) as s:
+                    out["init"] = await s.initialize()
+
+    anyio.run(main)
+    text = out["init"].instructions
+    assert "Stores: team-sre (read-write)" in text
+    assert "## team-sre:/system/core.md\n\nThe reporting replica is behind bastion-eu-2." in text
+    assert "not pinned" not in text and "yyyy" not in text  # over the 4096-byte budget
+    assert "- not included (over the budget, " in text and "team-sre:/system/huge.md, 5001 bytes: read it with the " \
+        "read tool" in text

@@ -20,8 +20,10 @@ def test_round_trip_with_history(src, src_path, dst_path, history, tmp_path, fmt
     assert p.returncode == 0, p.stderr
     n = len(src.log("kb"))
     assert p.stderr.startswith(f"exported kb: {n} revisions")
-    # into another database, and into the same one under another name
+    # into another database (a new one: --create), and into the same one under another name
     p = memfs(dst_path, "import", out)
+    assert p.returncode == 3 and p.stderr == f"Error: no database at {dst_path} (run `memfs init`)\n"
+    p = memfs(dst_path, "import", out, "--create")
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("imported store kb (memstore_") and p.stdout.rstrip().endswith(f": {n} revisions")
     with Memfs(dst_path) as dst:
@@ -48,7 +50,7 @@ def test_tar_holds_the_tree_as_files(src, src_path, dst_path, history, tmp_path)
                 assert tar.extractfile(ti).read() == src.read("kb", p) and ti.mode == e.mode
             if e.kind == "symlink":
                 assert ti.linkname == src.read("kb", p).decode()
-    assert memfs(dst_path, "import", str(out)).returncode == 0  # the current tree only, from the files
+    assert memfs(dst_path, "import", str(out), "--create").returncode == 0  # the current tree only, from the files
     with Memfs(dst_path) as dst:
         assert entries(dst.tree("kb")) == entries(src.tree("kb"))
 
@@ -57,7 +59,7 @@ def test_without_history_the_tree_keeps_its_attribution(src, src_path, dst_path,
     out = str(tmp_path / "kb.jsonl")
     p = memfs(src_path, "export", "kb", "-o", out)  # jsonl to a file, current tree only
     assert p.returncode == 0, p.stderr
-    assert memfs(dst_path, "import", out).returncode == 0
+    assert memfs(dst_path, "import", out, "--create").returncode == 0
     with Memfs(dst_path) as dst:
         assert entries(dst.tree("kb")) == entries(src.tree("kb"))
         for path, e in dst.tree("kb").items():
@@ -114,11 +116,11 @@ def test_corrupt_files_are_refused_and_leave_nothing(src, src_path, dst_path, hi
     cases["tar without history"] = bad("x.tar", buf.getvalue())
     cases["truncated tar"] = bad("y.tar", buf.getvalue()[:700])
     for what, f in cases.items():
-        err = one_line_error(memfs(dst_path, "import", f))
+        err = one_line_error(memfs(dst_path, "import", f, "--create"))
         assert f in err or "already exists" in err, (what, err)
     with Memfs(dst_path) as dst:
         assert dst.list_stores() == [], "a failed import left a store behind"
-    one_line_error(memfs(dst_path, "import", str(tmp_path / "missing.jsonl")), 3)
+    one_line_error(memfs(dst_path, "import", str(tmp_path / "missing.jsonl"), "--create"), 3)
     one_line_error(memfs(src_path, "export", "nope", "-o", str(tmp_path / "nope.jsonl")), 3)
     assert not (tmp_path / "nope.jsonl").exists()
     one_line_error(memfs(src_path, "import", good), 4)  # kb exists here: --as NAME

@@ -1,7 +1,10 @@
 """`memfs replicate --to DB`: every revision replayed in order with its attribution, the trees
 equal at every revision, idempotent, incremental, per store; bad input refused in one line."""
 
+import os
 import sqlite3
+import subprocess
+import sys
 
 from memfs import Memfs
 from replhelpers import ALICE, assert_same_history, memfs, one_line_error
@@ -99,3 +102,23 @@ def test_bad_input_is_one_line_and_non_zero(src, src_path, dst_path, history, tm
     con = sqlite3.connect(dst_path)
     assert con.execute("SELECT COUNT(*) FROM stores WHERE name = 'kb'").fetchone()[0] == 1
     assert con.execute("SELECT COALESCE(MAX(cursor), 0) FROM replication_cursors").fetchone()[0] == 0
+
+
+def test_a_target_that_is_not_a_database_is_refused(src, src_path, history, tmp_path):
+    """Issue 17: `memfs replicate --to $MEMFS_DB --once` with MEMFS_DB unset became `--to --once`
+    and replicated for ever into a new file named --once. Nothing is made for such a target."""
+    p = subprocess.run(["bash", "-c", 'memfs --db "$SRC" replicate --to $MEMFS_DB --once'], cwd=tmp_path,
+                       env={**{k: v for k, v in os.environ.items() if k != "MEMFS_DB"}, "SRC": src_path,
+                            "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]},
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and p.stderr == ("Error: the target '--once' starts with '-', so it is an option, "
+                                              "not a database (an empty variable before it?)\n"), p.stderr
+    for word in ("backup", "replica.txt"):
+        err = one_line_error(memfs(src_path, "replicate", "--to", word, "--once"), 2)
+        assert err.startswith(f"Error: the target '{word}' does not look like a database: give a file PATH ending "
+                              f"in .db, .sqlite, .sqlite3, .memfs or with a '/' (./{word})")
+    assert not [f for f in os.listdir(tmp_path) if f in ("--once", "backup", "replica.txt")]
+    assert not [f for f in os.listdir(os.getcwd()) if f in ("--once", "backup", "replica.txt")]
+    # what does look like one: a path with a '/', a .db name, sqlite:///
+    for target in (str(tmp_path / "copy"), "sqlite:///" + str(tmp_path / "copy2")):
+        assert memfs(src_path, "replicate", "--to", target, "--once").returncode == 0

@@ -59,3 +59,23 @@ def test_unreachable_postgres_is_a_clear_error(memfs_cli):
         Memfs("postgresql://memfs@127.0.0.1:9/memfs")  # nothing listens on port 9
     r = memfs_cli("--db", "postgresql://memfs@127.0.0.1:9/memfs", "store", "list")
     assert r.exit_code == errors.Unavailable.exit_code and r.stderr.count("\n") == 1, r.output
+
+
+@pytest.mark.postgresql_only
+def test_another_applications_postgresql_database_is_left_alone(backend, pg_server):
+    """A URL naming a database with other tables is not a memfs database: memfs adds nothing."""
+    import psycopg
+
+    url = pg_server.create_database("someone_elses")
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute("CREATE TABLE users (name TEXT)")
+    with pytest.raises(errors.NotADatabase) as e:
+        Memfs(url)
+    assert e.value.message == "the database at this URL is not a memfs database (it has other tables)"
+    with psycopg.connect(url, autocommit=True) as c:
+        assert [r[0] for r in c.execute("SELECT table_name FROM information_schema.tables"
+                                        " WHERE table_schema = current_schema()")] == ["users"]
+    from memfs.backends.postgres import close_pool
+
+    close_pool(url)
+    pg_server.drop_database("someone_elses")

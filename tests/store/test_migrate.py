@@ -23,6 +23,8 @@ def _populate(db):
         m.create_api_key(stores={"team": "ro"}, name="auditor")
         m.add_hook(s, "true", fail="open")
         m.delete(s, "/bin.dat")
+        nid = m.stat(s, "/kept/a.md").node_id
+        m.record_reads([(s, nid, "s2", 3, 200.0), (s, nid, "s1", 1, 100.0)])
 
 
 def _snapshot(db):
@@ -37,6 +39,7 @@ def _snapshot(db):
             "conflicts": [(c.path, c.sha256) for c in m.conflicts("team")],
             "keys": [(k.name, k.scopes) for k in m.api_keys()],
             "hooks": [h.command for h in m.hooks("team")],
+            "reads": {p: (r.reads, r.sessions, r.last_read) for p, r in m.file_reads("team").items()},
         }
 
 

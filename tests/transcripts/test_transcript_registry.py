@@ -81,3 +81,38 @@ def test_session_override(m, samples):
     T.register(m, [str(samples / "claude-code_coverage-test-fix.jsonl")], session="my-session")
     assert [t.session_id for t in m.transcripts()] == ["my-session"]
     assert T.sessions_for(m, ["my-session"])[0].session_id == "my-session"
+
+
+def test_cli_add_does_not_silently_change_a_files_agent(memfs_cli, m, tmp_path):
+    """Issue 17: `transcripts add` of a file registered already replaced its agent silently."""
+    folder, sid = _projects_folder(tmp_path)
+    assert memfs_cli("transcripts", "add", str(folder), "--agent", "alice").exit_code == 0
+    r = memfs_cli("transcripts", "add", str(folder), "--agent", "bob")
+    assert r.exit_code == 4, r.output
+    assert f"skipped {folder}/-work-app/{sid}.jsonl: registered already as session {sid} of agent alice " \
+           "(--reassign to change that)" in r.stdout
+    assert r.stderr == ("Error: 2 files are registered already as another agent's or session's: not changed "
+                        "(--reassign to change)\n")
+    assert {t.agent for t in m.transcripts()} == {"alice"}
+    r = memfs_cli("transcripts", "add", str(folder), "--session", "other")  # another session: the same
+    assert r.exit_code == 4 and {t.session_id for t in m.transcripts()} == {sid}
+    assert memfs_cli("transcripts", "add", str(folder), "--agent", "alice").exit_code == 0  # a refresh
+    assert memfs_cli("transcripts", "add", str(folder)).exit_code == 0  # no agent given: keeps alice
+    assert {t.agent for t in m.transcripts()} == {"alice"}
+    r = memfs_cli("transcripts", "add", str(folder), "--agent", "bob", "--reassign")
+    assert r.exit_code == 0 and "2 transcripts registered, 1 files skipped" in r.output
+    assert {t.agent for t in m.transcripts()} == {"bob"}
+
+
+def test_cli_ls_counts_as_add_words_them(memfs_cli, tmp_path):
+    """Issue 17: `ls` said "3 bad" where `add` said 3 unparseable plus 3 malformed."""
+    t = tmp_path / "s.jsonl"
+    write_jsonl(t, [{"type": "user", "sessionId": "s1", "uuid": "u1", "parentUuid": None,
+                     "timestamp": "2026-11-01T10:00:00Z", "message": {"role": "user", "content": "go"}}])
+    with open(t, "a") as f:
+        f.write("{not json\n")
+    add = memfs_cli("transcripts", "add", str(t)).output
+    counts = add.split(": ", 1)[1].split("  ")[0]
+    assert counts.endswith("0 errors, 0 corrections, 1 unparseable, 0 malformed"), add
+    ls = memfs_cli("transcripts", "ls").output
+    assert "0 errors, 0 corrections, 1 unparseable, 0 malformed" in ls and " bad " not in ls, ls

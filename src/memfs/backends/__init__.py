@@ -56,6 +56,14 @@ def is_postgres(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://"))
 
 
+def sqlite_path(url: str):
+    """The file of a SQLite database URL or path (None for PostgreSQL and :memory:)."""
+    if is_postgres(url):
+        return None
+    path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
+    return None if path == ":memory:" else path
+
+
 def open_backend(url: str, **kw) -> Backend:
     if is_postgres(url):
         from .postgres import PostgresBackend
@@ -63,4 +71,4 @@ def open_backend(url: str, **kw) -> Backend:
         return PostgresBackend(url, **{k: v for k, v in kw.items() if k == "busy_timeout"})
     from .sqlite import SQLiteBackend
 
-    return SQLiteBackend(url.removeprefix("sqlite:///").removeprefix("sqlite://"), **kw)
+    return SQLiteBackend(sqlite_path(url) or ":memory:", **kw)

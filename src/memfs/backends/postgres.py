@@ -15,7 +15,6 @@ URL; a Memfs takes one for the length of a transaction (or of a single statement
 import functools
 import itertools
 import logging
-import os
 import re
 import threading
 import time
@@ -26,7 +25,7 @@ import psycopg
 from psycopg.adapt import Dumper, Loader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from .. import errors
+from .. import errors, settings
 from .schema import id_tables, render
 
 log = logging.getLogger("memfs.db")
@@ -144,10 +143,7 @@ def _pool(url: str, busy_ms: int) -> ConnectionPool:
     with _POOLS_LOCK:
         pool = _POOLS.get((url, busy_ms))
         if pool is None or pool.closed:
-            try:
-                size = int(os.environ.get("MEMFS_PG_POOL", "16"))
-            except ValueError:
-                raise errors.InvalidInput("MEMFS_PG_POOL must be a number of connections") from None
+            size = settings.get("MEMFS_PG_POOL")
             pool = ConnectionPool(
                 url, min_size=1, max_size=max(size, 1), open=True, name="memfs", timeout=CONNECT_TIMEOUT,
                 kwargs={"autocommit": True, "row_factory": _rows, "connect_timeout": CONNECT_TIMEOUT},
@@ -201,10 +197,7 @@ class PostgresBackend:
     fts = False  # no full-text index here: `memfs grep` scans (the regex runs on content anyway)
 
     def __init__(self, url: str, *, busy_timeout: Optional[float] = None, synchronous: Optional[str] = None):
-        try:
-            busy = float(busy_timeout if busy_timeout is not None else os.environ.get("MEMFS_BUSY_TIMEOUT", 10))
-        except ValueError:
-            raise errors.InvalidInput("MEMFS_BUSY_TIMEOUT must be a number of seconds") from None
+        busy = float(busy_timeout if busy_timeout is not None else settings.get("MEMFS_BUSY_TIMEOUT"))
         self.url = url
         self._conn = None
         self._depth = 0
@@ -254,6 +247,11 @@ class PostgresBackend:
             try:
                 c.execute("BEGIN")
                 c.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
+                tables = {r[0] for r in c.execute("SELECT table_name FROM information_schema.tables"
+                                                  " WHERE table_schema = current_schema()")}
+                if tables and "_memfs_migrations" not in tables:
+                    raise errors.NotADatabase("the database at this URL is not a memfs database (it has other "
+                                              "tables)")
                 c.execute('CREATE TABLE IF NOT EXISTS _memfs_migrations (name TEXT COLLATE "C" PRIMARY KEY,'
                           " applied_at DOUBLE PRECISION)")
                 done = {r[0] for r in c.execute("SELECT name FROM _memfs_migrations")}
@@ -324,7 +322,25 @@ class PostgresBackend:
         if self._depth:
             if not self._writing:
                 raise RuntimeError("a write cannot start inside a read transaction")
-            yield _Tx(self._conn)
+            # a savepoint: a nested write that fails is undone alone (see the SQLite backend)
+            sp, conn = f"w{self._depth}", self._conn
+            conn.execute(f"SAVEPOINT {sp}")
+            self._depth += 1
+            try:
+                yield _Tx(conn)
+            except BaseException as e:
+                try:
+                    conn.execute(f"ROLLBACK TO SAVEPOINT {sp}")
+                    conn.execute(f"RELEASE SAVEPOINT {sp}")
+                except psycopg.Error:
+                    pass
+                if isinstance(e, psycopg.Error):
+                    raise _translate(e) from None
+                raise
+            else:
+                conn.execute(f"RELEASE SAVEPOINT {sp}")
+            finally:
+                self._depth -= 1
             return
         begin = ("BEGIN; " + ("" if durable else "SET LOCAL synchronous_commit = off; ")
                  + f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")

@@ -262,6 +262,63 @@ MIGRATIONS = [
          "postgresql": ""},
     ),
     (
+        # a write refused by a hook keeps who, when, which hook and why, never the bytes: the
+        # conflict names its hook, and the content that earlier versions kept of such refusals
+        # goes (a blob nothing else refers to is deleted; `memfs redact --vacuum` or VACUUM then
+        # clears the free pages too)
+        "m008_hook_refusals",
+        """
+        ALTER TABLE conflicts ADD COLUMN hook_id INTEGER;
+        DELETE FROM blobs WHERE sha256 IN (SELECT sha256 FROM conflicts WHERE reason LIKE 'refused by write hook %')
+            AND sha256 NOT IN (SELECT sha256 FROM revisions WHERE sha256 IS NOT NULL)
+            AND sha256 NOT IN (SELECT sha256 FROM nodes WHERE sha256 IS NOT NULL)
+            AND sha256 NOT IN (SELECT sha256 FROM conflicts
+                               WHERE sha256 IS NOT NULL AND reason NOT LIKE 'refused by write hook %');
+        UPDATE conflicts SET sha256 = NULL WHERE reason LIKE 'refused by write hook %';
+        """,
+    ),
+    (
+        # read counts: the mount counts reads in memory and adds them here in batches, one row per
+        # file and session (a file is its node, which survives renames); the id keeps the rows in
+        # one order for `memfs migrate`'s verification
+        "m009_file_reads",
+        """
+        CREATE TABLE file_reads (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            node_id INTEGER NOT NULL,
+            session TEXT NOT NULL,
+            store_id INTEGER NOT NULL,
+            agent TEXT,
+            reads INTEGER NOT NULL,
+            first_read REAL NOT NULL,
+            last_read REAL NOT NULL
+        );
+        CREATE UNIQUE INDEX file_reads_key ON file_reads(node_id, session);
+        CREATE INDEX file_reads_store ON file_reads(store_id, node_id);
+        """,
+    ),
+    (
+        # branches (memfs/store/branches.py): a branch is a store row with the store it came from
+        # (parent_id), its name, the parent's revision it started at (base_rev), the last revision
+        # of its initial copy (fork_rev) and its state (open, merged, discarded; snapshot: a
+        # time-travel mount's hidden copy). Its nodes start as copies of the parent's with new
+        # ids; origin_id names the parent node each was copied from (merges follow identity, not
+        # paths). A merge revision names the branch revision it brings in (merged_from).
+        "m010_branches",
+        """
+        ALTER TABLE stores ADD COLUMN parent_id INTEGER;
+        ALTER TABLE stores ADD COLUMN branch TEXT;
+        ALTER TABLE stores ADD COLUMN base_rev INTEGER;
+        ALTER TABLE stores ADD COLUMN fork_rev INTEGER;
+        ALTER TABLE stores ADD COLUMN branch_status TEXT;
+        ALTER TABLE stores ADD COLUMN branch_ended_at REAL;
+        CREATE UNIQUE INDEX stores_branch ON stores(parent_id, branch) WHERE parent_id IS NOT NULL;
+        ALTER TABLE nodes ADD COLUMN origin_id INTEGER;
+        ALTER TABLE revisions ADD COLUMN merged_from INTEGER;
+        CREATE INDEX revisions_merged_from ON revisions(merged_from) WHERE merged_from IS NOT NULL;
+        """,
+    ),
+    (
         # a dream job's inputs in one vocabulary (store.records.DreamInputs): the HTTP API wrote
         # `session_ids` and `time_window` where the library wrote `sessions` and `since`; a row
         # that has both keeps the library's (what was dreamed). JSON functions differ by engine.

@@ -7,7 +7,7 @@ import time
 from contextlib import contextmanager
 from typing import Optional
 
-from .. import errors
+from .. import errors, settings
 from .schema import render
 
 def _statements(sql: str):
@@ -35,6 +35,19 @@ def _translate(exc: sqlite3.Error) -> errors.MemfsError:
     if isinstance(exc, sqlite3.DatabaseError) and ("malformed" in msg or "not a database" in msg):
         return errors.MemfsError(f"the database is damaged: {msg} (run `memfs doctor`)")
     return errors.MemfsError(f"database error: {msg}")
+
+
+def _check_header(path: str) -> None:
+    """A file that SQLite cannot read and that is not SQLite at all (a typo such as --db
+    /etc/passwd) is not a memfs database, rather than a damaged one. Only once SQLite failed:
+    closing a descriptor of a database file drops this process's locks on it."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        return  # sqlite3 says what is wrong with those
+    if head and head != b"SQLite format 3\x00":
+        raise errors.NotADatabase(f"{path} is not a memfs database (not an SQLite file)")
 
 
 class _Tx:
@@ -70,13 +83,10 @@ class SQLiteBackend:
     notifies = False  # no change notifications: followers poll data_version()
     def __init__(self, path: str, *, busy_timeout: Optional[float] = None, synchronous: Optional[str] = None):
         # how long a writer waits for another process's transaction before failing with Busy
-        try:
-            busy_timeout = float(busy_timeout if busy_timeout is not None else os.environ.get("MEMFS_BUSY_TIMEOUT", 10))
-        except ValueError:
-            raise errors.InvalidInput("MEMFS_BUSY_TIMEOUT must be a number of seconds") from None
+        busy_timeout = float(busy_timeout if busy_timeout is not None else settings.get("MEMFS_BUSY_TIMEOUT"))
         # FULL: a commit survives power loss. NORMAL (MEMFS_SYNC=normal): it survives any crash of
         # memfs or of the client (kill -9), not of the machine; commits are about 3x cheaper.
-        synchronous = (synchronous or os.environ.get("MEMFS_SYNC") or "FULL").upper()
+        synchronous = (synchronous or settings.get("MEMFS_SYNC")).upper()
         if synchronous not in ("FULL", "NORMAL", "EXTRA"):
             raise errors.InvalidInput(f"MEMFS_SYNC must be full, normal or extra, not {synchronous.lower()!r}")
         self.synchronous = synchronous
@@ -121,6 +131,8 @@ class SQLiteBackend:
             self.conn.execute("PRAGMA case_sensitive_like=ON")
             self._migrate()
         except sqlite3.Error as e:
+            if "not a database" in str(e):
+                _check_header(path)
             raise _translate(e) from None
         self._depth = 0
         self._writing = False
@@ -129,6 +141,10 @@ class SQLiteBackend:
         c = self.conn
         c.execute("BEGIN IMMEDIATE")
         try:
+            if c.execute("SELECT 1 FROM sqlite_master WHERE name = '_memfs_migrations'").fetchone() is None and \
+                    c.execute("SELECT 1 FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' LIMIT 1").fetchone():
+                raise errors.NotADatabase(f"{self.path} is not a memfs database (an SQLite database of "
+                                          "something else)")
             c.execute(
                 "CREATE TABLE IF NOT EXISTS _memfs_migrations (name TEXT PRIMARY KEY, applied_at REAL)"
             )
@@ -200,7 +216,26 @@ class SQLiteBackend:
         if self._depth:
             if not self._writing:
                 raise RuntimeError("a write cannot start inside a read transaction")
-            yield _Tx(self.conn)
+            # a savepoint: a nested write that fails is undone alone (the mount's group commit
+            # runs several agents' writes in one transaction, each with its own outcome)
+            sp = f"w{self._depth}"
+            self.conn.execute(f"SAVEPOINT {sp}")
+            self._depth += 1
+            try:
+                yield _Tx(self.conn)
+            except BaseException as e:
+                try:
+                    self.conn.execute(f"ROLLBACK TO {sp}")
+                    self.conn.execute(f"RELEASE {sp}")
+                except sqlite3.Error:
+                    pass
+                if isinstance(e, sqlite3.Error):
+                    raise _translate(e) from None
+                raise
+            else:
+                self.conn.execute(f"RELEASE {sp}")
+            finally:
+                self._depth -= 1
             return
         if not durable:
             self.conn.execute("PRAGMA synchronous=OFF")

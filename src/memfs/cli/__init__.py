@@ -7,7 +7,8 @@ context, error translation, output formats) is in common.py.
 
 import click
 
-from . import admin, dream, files, history, hooks, mount, search, serve, stores, transcripts, transfer
+from .. import settings
+from . import admin, branches, dream, files, health, history, hooks, mount, search, serve, stores, transcripts, transfer
 from .common import STATUS_HELP, Ctx, MemfsGroup
 
 
@@ -19,6 +20,7 @@ from .common import STATUS_HELP, Ctx, MemfsGroup
 @click.pass_context
 def cli(ctx, db, agent, session):
     """memfs: versioned, attributed memory stores for AI agents."""
+    settings.check()  # a bad MEMFS_* setting is one line and exit 2, before any command runs
     ctx.obj = Ctx(db, agent, session)
 
 
@@ -30,6 +32,8 @@ for command in (
     mount.mount, mount.umount, mount.mounts, mount.prompt, mount.mcp_cmd,
     serve.serve, serve.keys,
     transcripts.transcripts, dream.dream,
+    health.stats, health.reads,
+    branches.branch,
     hooks.hooks,
     transfer.replicate, transfer.export_cmd, transfer.import_cmd,
     search.grep_cmd,

@@ -11,7 +11,7 @@ import sys
 import click
 
 from .. import config, errors
-from ..store import Memfs
+from ..store import Memfs, sqlite_path
 
 STATUS_HELP = """Exit codes: 0 ok, 1 error, 2 bad input, 3 not found, 4 already exists,
 5 precondition failed (stale), 6 read-only, 7 database busy, 8 disk full, 9 refused by a write hook,
@@ -22,12 +22,21 @@ class Ctx:
     def __init__(self, db, agent, session):
         self.db_path = config.db_path(db)
         self.identity = config.identity(agent, session)
+        self.create = False  # only `memfs init` makes a new database
         self._m = None
+
+    def existing_db(self) -> str:
+        """The database, which must be there unless this command creates it: a typo in --db is
+        an error, not a new empty database whose listings are all empty."""
+        path = sqlite_path(self.db_path)
+        if not self.create and path is not None and not os.path.exists(path):
+            raise errors.NotFound(f"no database at {path} (run `memfs init`)")
+        return self.db_path
 
     @property
     def m(self) -> Memfs:
         if self._m is None:
-            self._m = Memfs(self.db_path, identity=self.identity)
+            self._m = Memfs(self.existing_db(), identity=self.identity)
         return self._m
 
 

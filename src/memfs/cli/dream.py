@@ -8,12 +8,13 @@ import sys
 import click
 
 from .. import config, errors
-from ..dream import jobs, lock, render
+from ..dream import explain, jobs, lock, render
 from .common import emit, output_options, pass_m
 
 DREAM_HELP = """Exit codes: 0 ok (also when another process holds the store's dream lock: the run
 is skipped with a message), 1 the dream failed, 2 bad input, 3 not found, 5 apply or revert left
-conflicts, 130 canceled."""
+conflicts, 12 the dream had no session or transcript to read (it looked at the files only),
+130 canceled."""
 
 
 @click.group(epilog=DREAM_HELP)
@@ -66,17 +67,20 @@ def _job_line(j) -> str:
 @click.option("--budget-tokens", type=int, help="Hard limit on tokens the job may use (claude engine).")
 @click.option("--apply", "apply_now", is_flag=True, help="Apply the proposal at once (in place).")
 @click.option("--into-new-store", metavar="NAME", help="Write the dreamed store as a new store; the input is untouched.")
+@click.option("--into-branch", metavar="NAME", help="Write the proposal as branch STORE@NAME: mount, edit, merge it.")
 @click.option("--all-stores", is_flag=True, help="Every live store with enough new activity (for cron).")
 @click.option("--min-sessions", type=int, default=0, help="Skip a store with fewer new sessions than this.")
+@click.option("--unread-days", type=float, help="Local engine: list notes no session read or wrote in N days "
+              "for review (default 30; 0: off).")
 @click.option("--json", "as_json", is_flag=True, help="Print the job as JSON.")
 @pass_m
 def dream_run(c, store_name, since, session_ids, engine, model, instructions, budget_tokens, apply_now,
-              into_new_store, all_stores, min_sessions, as_json):
+              into_new_store, all_stores, min_sessions, unread_days, as_json, into_branch=None):
     """Dream a store: propose merged duplicates, lessons, stale fixes, verification notes."""
     since_ts = config.parse_time(since) if since else None
     if all_stores:
-        if store_name or session_ids or into_new_store:
-            raise errors.InvalidInput("--all-stores takes no STORE, --sessions or --into-new-store")
+        if store_name or session_ids or into_new_store or into_branch:
+            raise errors.InvalidInput("--all-stores takes no STORE, --sessions, --into-new-store or --into-branch")
         failed = jobs.run_all(c.m, since=since_ts, min_sessions=min_sessions, log=click.echo, engine=engine,
                               model=model, instructions=instructions, budget_tokens=budget_tokens, apply=apply_now)
         if failed:
@@ -87,7 +91,9 @@ def dream_run(c, store_name, since, session_ids, engine, model, instructions, bu
     try:
         res = jobs.run(c.m, store_name, since=since_ts, sessions=list(session_ids) or None, engine=engine,
                        model=model, instructions=instructions, budget_tokens=budget_tokens, apply=apply_now,
-                       into_new_store=into_new_store, min_sessions=min_sessions, progress=_progress())
+                       into_new_store=into_new_store, min_sessions=min_sessions, progress=_progress(),
+                       into_branch=into_branch,
+                       engine_options=jobs.local_options(engine, unread_days=unread_days))
     except lock.LockHeld as e:
         click.echo(f"skipped: {e.message}")
         return
@@ -99,12 +105,17 @@ def dream_run(c, store_name, since, session_ids, engine, model, instructions, bu
         click.echo(json.dumps(j.to_dict(), indent=2, default=str))
     else:
         click.echo(_job_line(j))
+        for ln in explain.lines(j.inputs.explain, j.store_name):
+            click.echo(ln)
         if j.status == "completed":
             proposal = j.proposal or {}
             if proposal.get("report"):
                 click.echo(proposal["report"].rstrip("\n"))
             if res.apply_report:
                 _print_outcomes(res.apply_report.outcomes)
+            elif res.new_branch:
+                click.echo(f"wrote the proposal as branch {res.new_branch}; review: memfs branch diff {res.new_branch}; "
+                           f"merge: memfs branch merge {res.new_branch}")
             elif res.new_store:
                 click.echo(f"wrote the dreamed store as {res.new_store}; {j.store_name} is untouched")
             elif proposal.get("changes"):
@@ -114,6 +125,8 @@ def dream_run(c, store_name, since, session_ids, engine, model, instructions, bu
     if j.status == "canceled":
         click.echo(f"dream {j.id} canceled", err=True)
         sys.exit(130)
+    if (j.inputs.explain or {}).get("nothing_to_read"):
+        sys.exit(explain.NOTHING_TO_READ)
 
 
 def _job_row(j):
@@ -154,11 +167,15 @@ def dream_show(c, job_id, paths, as_json, color):
     click.echo(render.render_job(c.m, j, color=color, paths=list(paths) or None), nl=False, color=color)
 
 
-def _print_outcomes(outcomes):
+def _print_outcomes(outcomes, words=None):
+    """One line per file. `words` renames the done states: a dry run would apply, a revert reverted."""
+    words = words or {}
     for o in outcomes:
         if o.status in ("applied", "merged"):
-            click.echo(f"{o.status:<8} {o.action:<6} {o.path}" + (f"  revision {o.revision}" if o.revision else
-                                                                   f"  {o.reason}" if o.reason else ""))
+            word = words.get(o.status, o.status)
+            reason = o.reason if o.reason and o.status not in words else ""
+            click.echo(f"{word:<8} {o.action:<6} {o.path}" + (f"  revision {o.revision}" if o.revision else
+                                                               f"  {reason}" if reason else ""))
         elif o.status == "already":
             click.echo(f"already  {o.action:<6} {o.path}")
         else:
@@ -176,7 +193,7 @@ def dream_apply(c, job_id, paths, merge, dry_run):
     """Apply a proposal, all of it or some PATHs: one revision per file, never over an agent's newer write."""
     job_id = _job(c.m, job_id).id
     rep = jobs.apply_job(c.m, job_id, list(paths) or None, merge=merge, dry_run=dry_run)
-    _print_outcomes(rep.outcomes)
+    _print_outcomes(rep.outcomes, {"applied": "would apply", "merged": "would merge"} if dry_run else None)
     n = sum(1 for o in rep.outcomes if o.status in ("applied", "merged"))
     click.echo(f"{n} paths {'would change' if dry_run else 'changed'}, {len(rep.conflicts)} conflicts")
     if rep.conflicts and not dry_run:
@@ -202,7 +219,7 @@ def dream_reject(c, job_id):
 def dream_revert(c, job_id, dry_run):
     """Undo an applied dream as new revisions (files changed since are left alone)."""
     rep = jobs.revert_job(c.m, _job(c.m, job_id).id, dry_run=dry_run)
-    _print_outcomes(rep.outcomes)
+    _print_outcomes(rep.outcomes, {"applied": "would revert" if dry_run else "reverted"})
     n = sum(1 for o in rep.outcomes if o.status == "applied")
     click.echo(f"{n} paths {'would be ' if dry_run else ''}reverted, {len(rep.conflicts)} conflicts")
     if rep.conflicts and not dry_run:
@@ -214,6 +231,6 @@ def dream_revert(c, job_id, dry_run):
 @pass_m
 def dream_cancel(c, job_id):
     """Ask a pending or running dream to stop."""
-    j = c.m.cancel_dream_job(job_id)
+    j = c.m.cancel_dream_job(_job(c.m, job_id).id)
     click.echo(f"dream {j.id} is {j.status}" + (" (cancel requested)" if j.cancel_requested_at and
                                                 j.status in ("pending", "running") else ""))

@@ -50,7 +50,10 @@ def cat(c, ref, rev, at):
 def ls(c, ref, rev, recursive, fmt):
     """List a directory (now or at a revision)."""
     store, path = split_ref(ref, need_path=False)
-    if recursive and rev is None:
+    st = c.m.stat(store, path, rev=rev)
+    if st.kind != DIR:  # a file lists itself, as ls does
+        entries = [st]
+    elif recursive and rev is None:
         entries = [e for e in c.m.walk(store, path) if e.path != path]
     elif recursive:
         prefix = path.rstrip("/") + "/"

@@ -16,7 +16,8 @@ from .common import emit, output_options, pass_m, rev_dict, rev_line, split_ref
 @click.option("--session", "session_f", help="Only this session's changes.")
 @click.option("--since", help="Only changes since (7d, 2h, 2026-11-27, ...).")
 @click.option("--until", help="Only changes until.")
-@click.option("--op", "ops", multiple=True, help="Only these operations (write, create, delete, rename, ...).")
+@click.option("--op", "ops", multiple=True, help="Only these operations (repeatable): create, write, delete, rename, "
+              "mkdir, rmdir, symlink, chmod.")
 @click.option("-n", "--limit", type=int, default=0, help="At most N revisions (0: all).")
 @click.option("--after", type=int, help="Only revisions after this one (a cursor: the id of the last seen).")
 @click.option("-f", "--follow", is_flag=True, help="Print revisions as they are committed, oldest first, until "

@@ -20,12 +20,12 @@ def serve(c, host, port, log_level):
 
     check_bind(c.m, host)
     keys = len(c.m.api_keys(include_revoked=False))
-    click.echo(f"memfs API on http://{host}:{port} (database {c.db_path}; "
-               f"{f'{keys} API keys' if keys else 'no API keys: open to anyone on this machine'}); "
-               f"console at http://{host}:{port}/", err=True)
+    banner = (f"memfs API on http://{host}:{port} (database {c.db_path}; "
+              f"{f'{keys} API keys' if keys else 'no API keys: open to anyone on this machine'}); "
+              f"console at http://{host}:{port}/")
     c.m.close()
     c._m = None
-    run(c.db_path, host, port, log_level=log_level)
+    run(c.db_path, host, port, log_level=log_level, ready=lambda: click.echo(banner, err=True))
 
 
 @click.group()

@@ -12,6 +12,7 @@ from .common import emit, output_options, pass_m
 @pass_m
 def init(c):
     """Create the database (if needed) and print its path."""
+    c.create = True
     c.m
     click.echo(c.db_path)
 

@@ -19,10 +19,12 @@ def transcripts():
 @click.option("--session", help="Record the files as this session (default: the id inside each file).")
 @click.option("--agent", "agent_opt", help="The agent whose sessions these are.")
 @click.option("--store", "stores", multiple=True, help="A store these sessions worked on (repeatable).")
+@click.option("--reassign", is_flag=True, help="Files registered already as another agent's or session's: "
+              "change them to this --agent and --session.")
 @pass_m
-def transcripts_add(c, paths, session, agent_opt, stores):
+def transcripts_add(c, paths, session, agent_opt, stores, reassign):
     """Register transcript files, or every transcript under folders (a Claude Code projects folder too)."""
-    out = T.register(c.m, paths, session=session, agent=agent_opt, stores=list(stores))
+    out = T.register(c.m, paths, session=session, agent=agent_opt, stores=list(stores), reassign=reassign)
     n = 0
     for r in out:
         if r.skipped:
@@ -36,6 +38,10 @@ def transcripts_add(c, paths, session, agent_opt, stores):
         for p in r.session.problems[:20]:
             click.echo(f"  line {p.ref.line or p.ref.pointer}: {p.kind}: {p.reason}")
     click.echo(f"{n} transcripts registered, {len(out) - n} files skipped")
+    refused = sum(1 for r in out if r.refused)
+    if refused:
+        raise errors.AlreadyExists(f"{refused} {'file is' if refused == 1 else 'files are'} registered already as "
+                                   "another agent's or session's: not changed (--reassign to change)")
 
 
 @transcripts.command("ls")
@@ -51,10 +57,11 @@ def transcripts_ls(c, session_f, store_f, fmt):
         d.update({k: t.stats.get(k, 0) for k in ("turns", "errors", "corrections", "unparseable", "malformed")})
         d["started"], d["ended"] = config.fmt_time(t.started_at), config.fmt_time(t.ended_at)
         rows.append(d)
-    emit(rows, fmt, ["session_id", "format", "agent", "turns", "errors", "corrections", "unparseable", "started",
-                     "path"],
-         lambda r: f"{r['session_id'][:36]:<36} {r['format']:<14} {r['agent'] or '-':<10} {r['turns']:>5} turns "
-                   f"{r['errors']:>3} err {r['corrections']:>3} corr {r['unparseable']:>3} bad  {r['started']}  {r['path']}")
+    emit(rows, fmt, ["session_id", "format", "agent", "turns", "errors", "corrections", "unparseable", "malformed",
+                     "started", "path"],
+         lambda r: f"{r['session_id'][:36]:<36} {r['format']:<14} {r['agent'] or '-':<10} {r['turns']:>5} turns, "
+                   f"{r['errors']} errors, {r['corrections']} corrections, {r['unparseable']} unparseable, "
+                   f"{r['malformed']} malformed  {r['started']}  {r['path']}")
 
 
 @transcripts.command("show")

@@ -70,10 +70,12 @@ def export_cmd(c, store_name, fmt, with_history, output):
 @click.command("import")
 @click.argument("file", metavar="FILE")
 @click.option("--as", "name", help="Name of the new store (default: the exported store's name).")
+@click.option("--create", is_flag=True, help="Create the database if there is none yet (as memfs init).")
 @pass_m
-def import_cmd(c, file, name):
+def import_cmd(c, file, name, create):
     """Import an export (jsonl or tar) as a new store, with its history and attribution."""
     from ..replication import import_file
 
+    c.create = create
     s, n = import_file(c.m, file, name)
     click.echo(f"imported store {s.name} ({s.uid}): {n} revisions")

@@ -8,6 +8,7 @@ precondition then is the agent's current content)."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
@@ -16,7 +17,7 @@ import merge3
 
 from .. import errors, paths as pathrules
 from ..store import FILE, Identity
-from .proposal import Change, Proposal
+from .proposal import Annotation, Change, Proposal
 
 
 def dream_identity(job) -> Identity:
@@ -32,6 +33,7 @@ class Outcome:
     reason: str = ""
     merge_available: bool = False
     merged: Optional[str] = None  # the clean three-way merge, when there is one
+    hook_refused: bool = False  # a write hook refused the content: it is not kept in the job either
 
     def to_dict(self) -> dict:
         d = {"path": self.path, "action": self.action, "status": self.status, "revision": self.revision,
@@ -67,6 +69,71 @@ def _text(data: bytes) -> Optional[str]:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+def screen(m, store, job, proposal: Proposal) -> Proposal:
+    """Run the store's write hooks over every proposed file before the proposal is stored, as
+    `apply` would: content a hook refuses is not kept anywhere (the proposal drops the file and
+    keeps only the refusal: path, hook, reason); a hook's redaction replaces the content. The
+    report and the findings quote what the engine read, so the hooks see them too (as the files
+    /.memfs/dreams/JOB/report.md and findings.json): refused, they are left out."""
+    if not m.hooks(store):
+        return proposal
+    ident = dream_identity(job)
+
+    def screened(name: str, text: str) -> Optional[str]:
+        try:
+            data, _ = m.run_write_hooks(store, f"/.memfs/dreams/{job.id}/{name}", text.encode("utf-8"),
+                                        identity=ident)
+        except errors.HookRefused:
+            return None
+        return _text(data)
+
+    kept, refused = [], []
+    for ch in proposal.changes:
+        if ch.content is None:
+            kept.append(ch)
+            continue
+        try:
+            data, note = m.run_write_hooks(store, ch.path, ch.content.encode("utf-8"), identity=ident,
+                                           operation="create" if ch.base_sha256 is None else "write")
+        except errors.HookRefused as e:
+            refused.append({"path": ch.path, "hook_id": e.hook_id, "reason": e.reason})
+            continue
+        if note:
+            text = _text(data)
+            if text is None:  # a proposal holds text: a binary redaction cannot stand in for it
+                refused.append({"path": ch.path, "hook_id": None, "reason": f"{note} (to content that is not text)"})
+                continue
+            ch.content = text
+            ch.annotations.append(Annotation(note, "other"))
+        kept.append(ch)
+    proposal.changes = kept
+    report = screened("report.md", proposal.report) if proposal.report else ""
+    proposal.report = report if report is not None else "(the report was refused by a write hook: not kept)"
+    findings = screened("findings.json", json.dumps(proposal.findings, sort_keys=True)) if proposal.findings else "{}"
+    try:
+        proposal.findings = json.loads(findings) if findings is not None else {}
+    except ValueError:  # a redaction that is no longer JSON
+        proposal.findings = {}
+    if refused:
+        # the report and findings about a refused file quote it (a lesson's title, say), in forms
+        # the hook may not recognise: they go with it
+        gone = {r["path"] for r in refused}
+        proposal.findings = {k: [x for x in v if not _mentions(x, gone)] if isinstance(v, list) else v
+                             for k, v in proposal.findings.items()}
+        proposal.findings["refused_by_hooks"] = refused
+        proposal.report = (f"{len(kept)} {'file' if len(kept) == 1 else 'files'} to change. The engine's report "
+                           "is not kept: it may quote what the store's write hooks refused.")
+        proposal.report += "".join(f"\nRefused by the store's write hooks, not kept: {r['path']} ({r['reason']})"
+                                   for r in refused)
+    return proposal
+
+
+def _mentions(item, paths: set) -> bool:
+    """Whether a finding names one of `paths` (as a path, or PATH:LINE)."""
+    text = json.dumps(item)
+    return any(f'"{p}"' in text or f'"{p}:' in text for p in paths)
 
 
 def plan_change(m, store, ch: Change) -> Outcome:
@@ -138,7 +205,8 @@ def apply_proposal(m, store, job, proposal: Proposal, paths: Optional[Iterable[s
                 o = Outcome(ch.path, ch.action, "conflict", reason="changed while applying: not applied")
         except errors.HookRefused as e:
             # the store's write hook said no to this file: the others go on
-            o = Outcome(ch.path, ch.action, "conflict", reason=f"refused by a write hook: {e.reason or e.message}")
+            o = Outcome(ch.path, ch.action, "conflict", hook_refused=True,
+                        reason=f"refused by write hook {e.hook_id}: {e.reason or e.message}")
         rep.outcomes.append(o)
     return rep
 
@@ -159,7 +227,12 @@ def record(m, job, rep: ApplyReport, proposal: Proposal):
     applied["conflicts"] = conflicts
     done = set(files)
     review = "applied" if done >= {c.path for c in proposal.changes} else ("partially_applied" if done else job.review)
-    return m.update_dream_job(job.id, applied=applied, review=review, applied_at=time.time())
+    kw = {}
+    refused = {o.path for o in rep.outcomes if o.hook_refused}
+    if refused:  # a hook refused that content to keep it out of the store: the proposal drops it too
+        proposal.changes = [c for c in proposal.changes if c.path not in refused]
+        kw["proposal"] = proposal.to_dict()
+    return m.update_dream_job(job.id, applied=applied, review=review, applied_at=time.time(), **kw)
 
 
 def revert_job(m, store, job, *, dry_run: bool = False) -> ApplyReport:

@@ -3,7 +3,8 @@ engine, store the proposal; then apply, reject or revert it.
 
 A job moves pending -> running -> completed | failed | canceled. It never changes the store by
 itself: the proposal waits for `apply` (or is applied at once with `apply=True`, or written into
-a new store with `into_new_store`). The store's dream lock is held while the engine runs."""
+a new store with `into_new_store`, or as a branch of the store with `into_branch`, to mount,
+edit and merge). The store's dream lock is held while the engine runs."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from .. import errors
 from ..store import FILE, DreamInputs, is_binary
 from .. import transcripts as T
 from . import apply as applying
-from . import engines, lock
+from . import engines, explain, lock
 from .context import BudgetExceeded, Canceled, DreamContext
 from .proposal import Proposal
 
@@ -34,6 +35,12 @@ def estimate_cost(model: Optional[str], usage: dict) -> Optional[float]:
                 0.1 * usage.get("cache_read_input_tokens", 0)
             return round((cin * pin + usage.get("output_tokens", 0) * pout) / 1e6, 6)
     return None
+
+
+def local_options(engine: Optional[str], **opts) -> Optional[dict]:
+    """Options only the local engine takes, given when it is the one that runs."""
+    opts = {k: v for k, v in opts.items() if v is not None}
+    return opts if opts and (engine or engines.default_engine()) == "local" else None
 
 
 def select_sessions(m, store, *, since: Optional[float] = None, sessions: Optional[Iterable[str]] = None) -> list[str]:
@@ -66,6 +73,7 @@ class RunResult:
     skipped: Optional[str] = None
     apply_report: Optional[applying.ApplyReport] = None
     new_store: Optional[str] = None
+    new_branch: Optional[str] = None  # STORE@NAME
     extra: dict = field(default_factory=dict)
 
 
@@ -74,14 +82,20 @@ def run(m, store_ref, *, since: Optional[float] = None, sessions: Optional[Itera
         budget_tokens: Optional[int] = None, apply: bool = False, into_new_store: Optional[str] = None,
         min_sessions: int = 0, resume: bool = False, now: Optional[float] = None,
         progress: Optional[Callable[[str, int, int], None]] = None, engine_options: Optional[dict] = None,
-        job_id: Optional[str] = None) -> RunResult:
+        job_id: Optional[str] = None, into_branch: Optional[str] = None) -> RunResult:
     """Dream one store. Returns the job (completed, failed or canceled), or a skip reason when
     there was too little new activity. LockHeld when another process is dreaming the store.
     `job_id`: run this pending job (made earlier, e.g. by `POST /v1/dreams`) instead of a new one;
     its `inputs` and `output` keep their other keys, and InvalidInput if it is no longer pending."""
     store = m.get_store(store_ref)
-    if apply and into_new_store:
-        raise errors.InvalidInput("--apply and --into-new-store exclude each other")
+    if sum(map(bool, (apply, into_new_store, into_branch))) > 1:
+        raise errors.InvalidInput("--apply, --into-new-store and --into-branch exclude each other")
+    if into_branch:  # a name that is taken (or bad) fails now, not after the engine ran
+        try:
+            m.branch(store, into_branch)
+            raise errors.AlreadyExists(f"store {store.name!r} already has a branch named {into_branch!r}")
+        except errors.NotFound:
+            pass
     if store.archived and not into_new_store:
         raise errors.ReadOnly(f"store {store.name!r} is archived: dream it --into-new-store")
     if sessions and since is not None:
@@ -114,9 +128,12 @@ def run(m, store_ref, *, since: Optional[float] = None, sessions: Optional[Itera
                                            f", fewer than {min_sessions}")
         regs = m.transcripts(session_ids=ids)
         output = ({"type": "create_new", "memory_store": into_new_store} if into_new_store else
+                  {"type": "branch", "memory_store": f"{store.name}@{into_branch}"} if into_branch else
                   {"type": "update_existing", "memory_store": store.name} if apply else {"type": "propose"})
         chosen = dict(memory_store=store.name, sessions=ids, since=None if sessions else window,
-                      transcripts=[t.path for t in regs], budget_tokens=budget_tokens)
+                      transcripts=[t.path for t in regs], budget_tokens=budget_tokens,
+                      explain=explain.explain(m, store, ids, window=None if sessions else window,
+                                              sessions_given=bool(sessions)))
         if job_id is not None:
             old = m.dream_job(job_id)
             job = m.update_dream_job(job_id, expect_status=("pending",), status="running", started_at=time.time(),
@@ -137,7 +154,7 @@ def run(m, store_ref, *, since: Optional[float] = None, sessions: Optional[Itera
                 now=now if now is not None else time.time(), instructions=instructions, job_id=job.id,
                 model=model, budget_tokens=budget_tokens,
                 cancel_check=lambda: m.dream_job(job.id).cancel_requested_at is not None, progress=progress)
-            proposal = eng.run(ctx)
+            proposal = applying.screen(m, store, job, eng.run(ctx))
             usage = dict(ctx.usage)
             cost = estimate_cost(getattr(eng, "model", None) if engine != "local" else None, usage)
             if cost is not None:
@@ -172,7 +189,27 @@ def run(m, store_ref, *, since: Optional[float] = None, sessions: Optional[Itera
         elif into_new_store:
             res.new_store = write_new_store(m, store, job, into_new_store, files, shas, entries)
             res.job = m.dream_job(job.id)
+        elif into_branch:
+            res.new_branch = write_branch(m, store, job, into_branch)
+            res.job = m.dream_job(job.id)
         return res
+
+
+def write_branch(m, store, job, name) -> str:
+    """The proposal as a branch of the store made at the job's base revision: mount it, grep
+    it, edit it, and merge it (`memfs branch merge`), with edits made to the store since merged
+    in, not lost. Each change is a branch revision attributed to the job."""
+    proposal = Proposal.from_dict(job.proposal)
+    b = m.create_branch(store, name, rev=job.base_rev, identity=applying.dream_identity(job))
+    ident = applying.dream_identity(job)
+    for c in sorted(proposal.changes, key=lambda c: c.path):
+        msg = f"dream {job.id}: " + "; ".join(a.reason for a in c.annotations[:3])[:500]
+        if c.action == "delete":
+            m.delete(b.store, c.path, identity=ident, message=msg)
+        else:
+            m.write(b.store, c.path, c.content.encode("utf-8"), identity=ident, message=msg)
+    m.update_dream_job(job.id, output={**(job.output or {}), "memory_store": b.ref, "memory_store_id": b.store.uid})
+    return b.ref
 
 
 def write_new_store(m, store, job, name, files, shas, entries) -> str:
@@ -253,7 +290,8 @@ def run_all(m, *, since: Optional[float], min_sessions: int, log: Callable[[str]
         if j.status == "completed":
             n = len((j.proposal or {}).get("changes", []))
             log(f"{st.name}: {j.id} completed: {len(j.inputs.sessions or [])} sessions, {n} changes proposed"
-                + (f", applied {len(res.apply_report.applied)}" if res.apply_report else ""))
+                + (f", applied {len(res.apply_report.applied)}" if res.apply_report else "")
+                + (" (nothing to read: files only)" if (j.inputs.explain or {}).get("nothing_to_read") else ""))
         else:
             failed += 1
             log(f"{st.name}: {j.id} {j.status}: {(j.error or {}).get('message', '')}")

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 KINDS = ("merge_duplicates", "duplicate_paragraph", "lesson", "correction", "stale_reference", "superseded",
-         "expired", "verification", "integrated", "other")
+         "expired", "verification", "integrated", "paraphrase", "other")
 
 
 def _clean(d: dict) -> dict:
     return {k: v for k, v in d.items() if v is not None and v != [] and v != ""}
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Evidence:
     session: Optional[str] = None
     ref: Optional[str] = None  # transcript file:line, file#/pointer, memfs#/revisions/N
@@ -31,6 +31,14 @@ class Evidence:
 
     def to_dict(self) -> dict:
         return _clean(self.__dict__.copy())
+
+    def _key(self) -> tuple:
+        # a field left unset (an operator's write has no session) sorts first, never against a str
+        return tuple((v is not None, v if v is not None else "") for v in
+                     (self.session, self.ref, self.agent, self.revision, self.note))
+
+    def __lt__(self, other: "Evidence") -> bool:
+        return self._key() < other._key()
 
     @classmethod
     def from_dict(cls, d: dict) -> "Evidence":

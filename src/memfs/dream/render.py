@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ..config import fmt_time
+from . import explain
 from .proposal import Annotation, Change, Proposal
 
 EVIDENCE_SHOWN = 6
@@ -90,7 +91,7 @@ def job_header(job) -> list[str]:
         lines.append(f"error {job.error.get('type')}: {job.error.get('message')}")
     if job.instructions:
         lines.append(f"instructions: {job.instructions}")
-    return lines
+    return lines + explain.lines(ins.explain, job.store_name)
 
 
 def render_job(m, job, *, color: bool = False, width: int = 120, paths: Optional[list] = None) -> str:

@@ -80,8 +80,9 @@ def clear_dead_mount(mountpoint: str) -> bool:
 
 def run(db: str, mountpoint: str, specs: list[tuple[str, str]], *, agent: Optional[str], session: Optional[str],
         log_path: Optional[str] = None, ready_fd: Optional[int] = None, debug: bool = False,
-        allow_other: bool = False) -> int:
-    """Mount and serve until unmounted or signalled. Returns an exit status."""
+        allow_other: bool = False, drop_branches: bool = False) -> int:
+    """Mount and serve until unmounted or signalled. Returns an exit status. `drop_branches`:
+    the stores are time-travel snapshots (memfs mount --at), deleted when the mount ends."""
     import pyfuse3
     import trio
 
@@ -94,7 +95,9 @@ def run(db: str, mountpoint: str, specs: list[tuple[str, str]], *, agent: Option
     sess = m.open_session(session, agent=ident.agent, kind="mount",
                           stores={s.name: scope for s, scope in mounts}, mountpoint=mountpoint, log_path=log_path)
     m.identity = ident = Identity(agent=ident.agent, session=sess.session_id, actor="agent")
-    ops = MemfsOps(m, mounts, single=len(mounts) == 1, owner=f"mount-{sess.id}")
+    ops = MemfsOps(m, mounts, single=len(mounts) == 1, owner=f"mount-{sess.id}",
+                   open_store=lambda: Memfs(db, identity=m.identity))
+    ops.worker.start()
     options = set(pyfuse3.default_options)
     options |= {"fsname=memfs", "subtype=memfs", "noatime"}
     if allow_other:  # FUSE mounts are private to the mounting user unless asked otherwise
@@ -105,7 +108,11 @@ def run(db: str, mountpoint: str, specs: list[tuple[str, str]], *, agent: Option
         pyfuse3.init(ops, mountpoint, options)
     except Exception as e:
         m.close_session(sess.id)
-        raise errors.MemfsError(f"cannot mount on {mountpoint}: {e}") from None
+        _drop(m, mounts, drop_branches)
+        hint = ("" if os.access("/dev/fuse", os.R_OK | os.W_OK) and "fuse_session_mount" not in str(e) else
+                " (FUSE needs /dev/fuse and the right to mount: CAP_SYS_ADMIN, or a setuid fusermount3; "
+                "in a container: --device /dev/fuse --cap-add SYS_ADMIN)")
+        raise errors.MemfsError(f"cannot mount on {mountpoint}: {e}{hint}") from None
     log.info("mounted %s on %s (session %s, agent %s, pid %d)",
              ", ".join(f"{s.name}={sc}" for s, sc in mounts), mountpoint, sess.session_id, ident.agent, os.getpid())
     if ready_fd is not None:
@@ -118,7 +125,7 @@ def run(db: str, mountpoint: str, specs: list[tuple[str, str]], *, agent: Option
                 with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as sigs:
                     async for sig in sigs:
                         log.info("signal %d: committing open files and unmounting", sig)
-                        ops.commit_all()
+                        await ops.commit_all()
                         pyfuse3.terminate()
                         return
 
@@ -134,17 +141,32 @@ def run(db: str, mountpoint: str, specs: list[tuple[str, str]], *, agent: Option
         log.exception("the mount loop failed")
         status = 1
     finally:
-        ops.commit_all()
+        try:
+            trio.run(ops.commit_all)
+        except BaseException:
+            log.exception("committing open files at unmount failed")
         pyfuse3.close(unmount=True)
+        ops.worker.stop()
         m.close_session(sess.id)
-        log.info("unmounted %s (%d commits, %d refused; requests: %s)", mountpoint, ops.stats["commits"],
-                 ops.stats["conflicts"], json.dumps(dict(sorted(ops.requests.items()))))
+        _drop(m, mounts, drop_branches)
+        log.info("unmounted %s (%d commits, %d refused, %d store transactions; requests: %s)", mountpoint,
+                 ops.stats["commits"], ops.stats["conflicts"], ops.worker.batches,
+                 json.dumps(dict(sorted(ops.requests.items()))))
         m.close()
     return status
 
 
+def _drop(m: Memfs, mounts, drop: bool) -> None:
+    """A time-travel mount's snapshot copies go with it."""
+    for s, _ in mounts if drop else ():
+        try:
+            m.drop_branch(s)
+        except errors.MemfsError as e:
+            log.warning("could not remove the snapshot %s: %s", s.name, e.message)
+
+
 def spawn(db: str, mountpoint: str, specs: list[tuple[str, str]], *, agent, session, log_path: str,
-          timeout: float = 30.0, allow_other: bool = False) -> dict:
+          timeout: float = 30.0, allow_other: bool = False, drop_branches: bool = False) -> dict:
     """Start the daemon in the background (like sshfs) and return once the mount is ready."""
     r, w = os.pipe()
     cmd = [sys.executable, "-m", "memfs.fuse.daemon", "--db", db, "--mountpoint", mountpoint,
@@ -157,6 +179,8 @@ def spawn(db: str, mountpoint: str, specs: list[tuple[str, str]], *, agent, sess
         cmd += ["--session", session]
     if allow_other:
         cmd.append("--allow-other")
+    if drop_branches:
+        cmd.append("--drop-branches")
     os.makedirs(os.path.dirname(os.path.abspath(log_path)), mode=0o700, exist_ok=True)
     with open(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as logf:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, pass_fds=(w,),
@@ -260,12 +284,14 @@ def _main(argv=None):
     p.add_argument("--ready-fd", type=int)
     p.add_argument("--debug", action="store_true")
     p.add_argument("--allow-other", action="store_true")
+    p.add_argument("--drop-branches", action="store_true")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if a.debug else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return run(a.db, a.mountpoint, parse_store_specs(a.store), agent=a.agent, session=a.session,
-                   log_path=a.log, ready_fd=a.ready_fd, debug=a.debug, allow_other=a.allow_other)
+                   log_path=a.log, ready_fd=a.ready_fd, debug=a.debug, allow_other=a.allow_other,
+                   drop_branches=a.drop_branches)
     except errors.MemfsError as e:
         log.error("%s", e.message)
         if a.ready_fd is not None:

@@ -4,7 +4,7 @@
     .memfs/log                 the store's audit log, one revision per line
     .memfs/history/PATH/REV    every version of every file, by revision number
     .memfs/conflicts/log       refused writes: who, when, against which version, who changed it
-    .memfs/conflicts/N-NAME    the refused content of conflict N
+    .memfs/conflicts/N-NAME    the refused content of conflict N (none for a write hook's refusal)
 
 Not listed by readdir (so `ls -a` and `grep -r` skip it), reachable by path."""
 
@@ -34,17 +34,20 @@ This directory is memfs's record of the store; it is read-only and hidden from l
 
   log                 every change: revision, time, agent, session, operation, path, sha256
   history/PATH/REV    the content of PATH as revision REV wrote it (grep -rn here to search the past)
-  conflicts/log       writes that were refused because the file had changed since you read it
-  conflicts/N-NAME    the content of refused write N
+  conflicts/log       writes that were refused: the file had changed since you read it, or a
+                      write hook (a secrets or PII scanner, say) refused the content
+  conflicts/N-NAME    the content of refused write N (not kept when a write hook refused it)
 
 A write fails with "Stale file handle" (ESTALE) when another session changed the file after you
 last read it. Nothing was written. Read the file again, merge your change into what is there
 now, and write again. Your refused content is kept in conflicts/. A write refused with
-"Permission denied" (EACCES) was stopped by the store's write hook (a secrets or PII scanner, say):
-conflicts/log gives its reason.
+"Permission denied" (EACCES) was stopped by the store's write hook (a secrets or PII scanner, say),
+at the first write() or at close(): conflicts/log gives its reason; the refused content is not kept anywhere.
 
 Extended attributes on every file: user.memfs.sha256, .version, .author, .session, .mtime.
-Set user.memfs.if-match to a sha256 to write only if the file still has that content.
+Set user.memfs.if-match to a sha256 to write only if the file still has that content. It guards
+every write of the file from this mount until one lands or you read the file again (or remove
+it: setfattr -x user.memfs.if-match FILE).
 """
 
 
@@ -105,8 +108,8 @@ class VirtualTree:
                 return (sid, "conflictlog", None)
             num = name.split("-", 1)[0]
             if num.isdigit():
-                c = next((c for c in self.m.conflicts(sid) if c.id == int(num)), None)
-                if c is not None and name == self._conflict_name(c):
+                c = self.m.conflict(sid, int(num))
+                if c is not None and not c.refused_by_hook and name == self._conflict_name(c):
                     return (sid, "conflict", c.id)
         return None
 
@@ -148,7 +151,13 @@ class VirtualTree:
                         names.add(p[len(prefix) + 1:].split("/", 1)[0])
             names = sorted(names, key=lambda n: (not n.isdigit(), int(n) if n.isdigit() else 0, n))
         elif kind == "conflicts":
-            names = ["log"] + [self._conflict_name(c) for c in self.m.conflicts(sid)]
+            # one query for the whole folder: a lookup per entry made listing it quadratic
+            out = [("log", self.getattr(self._ino((sid, "conflictlog", None))))]
+            for c in self.m.conflicts(sid):
+                if not c.refused_by_hook:
+                    out.append((self._conflict_name(c), self._attr(self._ino((sid, "conflict", c.id)), c.size,
+                                                                   int(c.created_at * 1e9), SHORT)))
+            return out
         else:
             raise pyfuse3.FUSEError(errno.ENOTDIR)
         out = []
@@ -175,6 +184,11 @@ class VirtualTree:
         if kind == "conflictlog":
             lines = []
             for c in self.m.conflicts(sid):
+                if c.refused_by_hook:  # nothing of the content is kept: a hook refused it to keep it out
+                    lines.append(f"{c.id}\t{fmt_time(c.created_at)}\t{c.path}\trefused for agent={c.agent or '-'} "
+                                 f"session={c.session or '-'}: {c.reason}; a write hook refused this content, "
+                                 f"so it was not kept\n")
+                    continue
                 by = "-"
                 if c.current_rev:
                     r = self._revision(sid, c.current_rev)
@@ -187,8 +201,8 @@ class VirtualTree:
                     f"your content: conflicts/{self._conflict_name(c)}\n")
             return "".join(lines).encode()
         if kind == "conflict":
-            c = next(c for c in self.m.conflicts(sid) if c.id == arg)
-            return self.m.blob(c.sha256) if c.sha256 else b""
+            c = self.m.conflict(sid, arg)
+            return self.m.blob(c.sha256) if c is not None and c.sha256 else b""
         raise pyfuse3.FUSEError(errno.EISDIR)
 
     def getattr(self, ino):
@@ -206,6 +220,9 @@ class VirtualTree:
             return a
         a.st_mode = stat.S_IFREG | 0o444
         a.st_nlink = 1
+        if kind == "conflict":
+            c = self.m.conflict(sid, arg)
+            return self._attr(ino, c.size if c else 0, int(c.created_at * 1e9) if c else now, SHORT)
         if kind == "rev":
             r = self.m.revision(arg)
             a.st_size = r.size
@@ -215,6 +232,19 @@ class VirtualTree:
             a.st_size = len(self.content((sid, kind, arg)))
             a.entry_timeout = a.attr_timeout = 0 if kind in ("log", "conflictlog") else SHORT
         a.st_blocks = (a.st_size + 511) // 512
+        return a
+
+    def _attr(self, ino, size, mtime_ns, timeout):
+        a = pyfuse3.EntryAttributes()
+        a.st_ino = ino
+        a.st_uid, a.st_gid = self.ops.uid, self.ops.gid
+        a.st_blksize = 4096
+        a.st_mode = stat.S_IFREG | 0o444
+        a.st_nlink = 1
+        a.st_size = size
+        a.st_blocks = (size + 511) // 512
+        a.st_atime_ns = a.st_mtime_ns = a.st_ctime_ns = mtime_ns
+        a.entry_timeout = a.attr_timeout = timeout
         return a
 
     def open(self, ino):

@@ -19,10 +19,11 @@ import json
 import logging
 import secrets
 import threading
+import time
 import weakref
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Callable, Literal, Optional
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -33,7 +34,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import errors, paths
 from ..store import ApiKey, Identity, Memfs, Store
-from . import console, dreams, events, ids, render, schemas
+from ..worker import Worker
+from . import branches, console, dreams, events, ids, render, schemas
 from . import replication
 
 log = logging.getLogger("memfs.http")
@@ -135,9 +137,19 @@ class Ctx:
     # writers of this server queue here rather than in SQLite's busy handler, whose sleeps
     # (up to 100 ms) would make the slowest writes wait far longer than the queue does
     writing: threading.Lock
+    committer: Optional[Worker] = None
+
+    def commit(self, fn):
+        """fn(store connection) as one of the server's grouped memory writes (see memfs/worker.py)."""
+        if self.committer is None:
+            with self.writing:
+                return fn(self.m)
+        return self.committer.run_sync(fn)
 
     def access(self, s: Store) -> Optional[str]:
-        return "rw" if self.key is None else self.key.access(s)
+        if self.key is None:
+            return "rw"
+        return self.key.access(self.m.branch_parent(s) or s)  # a branch: the access to its store
 
     def store(self, store_id: str, write: bool = False) -> Store:
         """The store, if this key may see it: otherwise 404, exactly as for a store that does not
@@ -210,13 +222,19 @@ def ctx(request: Request) -> Ctx:
     agent, session = _header_value(request, "x-memfs-agent"), _header_value(request, "x-memfs-session")
     if key is not None:
         return Ctx(m, key, Identity(agent=agent or key.name, session=session, actor="api", api_key_id=key.id),
-                   st.write_lock)
+                   st.write_lock, st.committer)
     if st.open_without_keys and not m.has_api_keys():
         # without keys only loopback clients are served; a page in a browser that rebinds its own
         # host name to 127.0.0.1 still sends that name, and is refused
         if (request.url.hostname or "").strip("[]") not in ("127.0.0.1", "localhost", "::1"):
             raise errors.Unauthenticated("without API keys this server answers only requests to localhost")
-        return Ctx(m, None, Identity(agent=agent or "anonymous", session=session, actor="api"), st.write_lock)
+        return Ctx(m, None, Identity(agent=agent or "anonymous", session=session, actor="api"), st.write_lock,
+                   st.committer)
+    gone = m.revoked_api_key(secret) if secret else None
+    if gone is not None:
+        raise errors.Unauthenticated(f"API key {gone.id} ({gone.name}) was revoked at "
+                                     f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(gone.revoked_at))}: "
+                                     "ask for a new one (memfs keys create)")
     raise errors.Unauthenticated("invalid API key" if secret else
                                  "an API key is required: send it as x-api-key or Authorization: Bearer")
 
@@ -278,6 +296,7 @@ def create_app(db_path: str, *, open_without_keys: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app):
         yield
+        app.state.committer.stop()
         dreams.shutdown(app)
         for m in list(connections):
             m.close()
@@ -288,6 +307,9 @@ def create_app(db_path: str, *, open_without_keys: bool = True) -> FastAPI:
     st = app.state
     st.db_path, st.open_without_keys = str(db_path), open_without_keys
     st.local, st.lock, st.connections, st.write_lock = _Local(), threading.Lock(), connections, threading.Lock()
+    # memory writes queue for one committer thread, which commits those that arrive together in
+    # one transaction (one fsync), each with its own precondition and outcome (memfs/worker.py)
+    st.committer = Worker(lambda: Memfs(st.db_path), name="memfs-api-writer", lock=st.write_lock)
 
     def fail(request: Request, status: int, etype: str, message: str, **extra):
         rid = request.scope.get("state", {}).get("request_id") or "req_" + secrets.token_hex(12)
@@ -354,6 +376,7 @@ def create_app(db_path: str, *, open_without_keys: bool = True) -> FastAPI:
     events.add_routes(app, ctx)
     replication.add_routes(app, ctx)  # memfs replicate --to http(s)://…
     dreams.add_routes(app, ctx)
+    branches.add_routes(app, ctx)  # /v1/memfs/stores/{id}/branches…
     console.add_routes(app, ctx)  # the web console at / and the JSON it reads (/v1/memfs/…)
     app.add_middleware(Guard)
     return app
@@ -467,8 +490,7 @@ def _routes(app: FastAPI):
         # holds up no other writer); they may refuse (422) or redact
         data, note = c.m.run_write_hooks(s, path, data, operation="create", identity=c.identity)
         try:
-            with c.writing:
-                r = c.m.create_file(s, path, data, identity=c.identity, message=note, hooks=False)
+            r = c.commit(lambda m: m.create_file(s, path, data, identity=c.identity, message=note, hooks=False))
         except errors.AlreadyExists as e:
             raise _conflict(e) from None
         return render.memory(c.m.file(s, r.node.id), s, data if view == "full" else None)
@@ -491,9 +513,8 @@ def _routes(app: FastAPI):
         if data is not None and hashlib.sha256(data).hexdigest() != f.sha256:  # write hooks: as in create
             data, note = c.m.run_write_hooks(s, path or f.path, data, operation="write", identity=c.identity)
         try:
-            with c.writing:
-                c.m.update_file(s, f.node_id, content=data, path=path, if_match=if_match, identity=c.identity,
-                                message=note, hooks=False)
+            c.commit(lambda m: m.update_file(s, f.node_id, content=data, path=path, if_match=if_match,
+                                             identity=c.identity, message=note, hooks=False))
         except errors.AlreadyExists as e:
             raise _conflict(e) from None
         except errors.PathNotFound:
@@ -514,8 +535,7 @@ def _routes(app: FastAPI):
         s = c.store(memory_store_id, write=True)
         f = c.memory(s, memory_id)
         try:
-            with c.writing:
-                c.m.delete_file(s, f.node_id, if_match=expected_content_sha256, identity=c.identity)
+            c.commit(lambda m: m.delete_file(s, f.node_id, if_match=expected_content_sha256, identity=c.identity))
         except errors.PathNotFound:
             raise errors.PathNotFound(f"memory {memory_id!r} not found in memory store {s.uid}") from None
         return {"type": "memory_deleted", "id": memory_id}
@@ -595,11 +615,45 @@ def check_bind(m: Memfs, host: str) -> None:
             "every store; create a key first (memfs keys create --store NAME=rw) or bind 127.0.0.1")
 
 
-def serve(db_path: str, host: str = "127.0.0.1", port: int = 8787, *, log_level: str = "info") -> None:
+def listen(host: str, port: int):
+    """A listening socket on host:port, or one line saying why not (a port in use, say)."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as e:
+        raise errors.InvalidInput(f"cannot listen on {host}: {e.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restart at once
+    try:
+        sock.bind(addr)
+        sock.listen(2048)
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise errors.MemfsError(f"port {port} is in use on {host} (another server? try --port)") from None
+        raise errors.MemfsError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    return sock
+
+
+def serve(db_path: str, host: str = "127.0.0.1", port: int = 8787, *, log_level: str = "info",
+          ready: Optional[Callable[[], None]] = None) -> None:
+    """Serve until interrupted. `ready` is called once the port is bound and listening."""
     import uvicorn
 
     with Memfs(db_path) as m:
         check_bind(m, host)
     app = create_app(db_path, open_without_keys=is_loopback(host))
+    sock = listen(host, port)
+    if ready is not None:
+        ready()
     # an event stream never ends by itself: give open ones 3 s after Ctrl-C, then close them
-    uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False, timeout_graceful_shutdown=3)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, server_header=False,
+                            timeout_graceful_shutdown=3)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn raises the Ctrl-C again once it has shut down
+        pass
+    finally:
+        sock.close()

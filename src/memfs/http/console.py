@@ -196,7 +196,8 @@ def add_routes(app: FastAPI, ctx) -> None:
 
     @app.get(S + "/conflicts", response_model=None, tags=tags)
     def conflicts(request: Request, memory_store_id: str, session: Optional[str] = None):
-        """Writes the store refused because their base was stale, with the refused content."""
+        """Writes the store refused: a stale base (with the refused content), or a write hook (hook_id;
+        its content is never kept)."""
         c = single_ctx(request)
         s = c.store(memory_store_id)
         out = []
@@ -204,7 +205,7 @@ def add_routes(app: FastAPI, ctx) -> None:
             out.append({"id": x.id, "path": x.path, "memory_id": ids.memory_id(x.node_id) if x.node_id else None,
                         "agent": x.agent, "session": x.session, "created_at": render.ts(x.created_at),
                         "reason": x.reason, "base_sha256": x.base_sha256, "current_sha256": x.current_sha256,
-                        "current_rev": x.current_rev, "sha256": x.sha256,
+                        "current_rev": x.current_rev, "sha256": x.sha256, "hook_id": x.hook_id,
                         "content": render.text_of(c.m.blob(x.sha256)) if x.sha256 else None})
         return {"data": out}
 
@@ -223,6 +224,19 @@ def add_routes(app: FastAPI, ctx) -> None:
                              "counts": {a: counts[(start + i * 3600, a)] for a in agents
                                         if counts[(start + i * 3600, a)]}}
                             for i in range(hours)]}
+
+    @app.get(S + "/stats", response_model=None, tags=tags)
+    def stats(request: Request, memory_store_id: str, days: int = Query(30, ge=1, le=3650), duplicates: bool = True):
+        """The store's health over the last `days` days, the figures of `memfs stats`: files,
+        bytes, revisions per day, active agents and sessions, files nearest the size limit,
+        duplicated text (`duplicates=false` skips it), idle files, conflicts, hook refusals,
+        dream history."""
+        c = single_ctx(request)
+        d = c.m.stats(c.store(memory_store_id), days=days, duplicates=duplicates)
+        d["generated_at"] = render.ts(d["generated_at"])
+        for j in d["dreams"]:
+            j["created_at"] = render.ts(j["created_at"])
+        return {"type": "memory_store_stats", **d}
 
     @app.get(S + "/search", response_model=None, tags=tags)
     def search(request: Request, memory_store_id: str, q: str = Query(..., min_length=1, max_length=1000),

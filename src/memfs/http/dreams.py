@@ -19,7 +19,6 @@ that touched the store since then. A dream is visible to a key that can read its
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import time
@@ -29,7 +28,7 @@ from typing import Any, Optional
 from fastapi import FastAPI, Query, Request
 from pydantic import BaseModel, ConfigDict
 
-from .. import errors
+from .. import errors, settings
 from ..dream import jobs as dreamjobs
 from ..dream import engines
 from ..dream.lock import LockHeld
@@ -226,6 +225,7 @@ def dream(m: Memfs, j) -> dict:
         "memfs": {"engine": j.engine, "base_revision": j.base_rev, "review": j.review,
                   # the sessions the run read: none before it starts (an API job names the ones asked for)
                   "sessions_read": list(ins.sessions or []) if j.started_at is not None else [],
+                  "explain": ins.explain,  # what was read and left out, and why (dream/explain.py)
                   "changes": len((j.proposal or {}).get("changes", [])),
                   "report": (j.proposal or {}).get("report") or None,
                   "applied": sorted((applied.get("files") or {}).keys()),
@@ -358,7 +358,7 @@ def add_routes(app: FastAPI, ctx) -> None:
                 if status_of(j) in ("pending", "running")]
         if busy:
             raise _conflict(f"dream {busy[0].id} of memory store {s.uid} has not stopped yet")
-        engine = os.environ.get("MEMFS_DREAM_ENGINE") or engines.default_engine()
+        engine = settings.get("MEMFS_DREAM_ENGINE") or engines.default_engine()
         engines.get(engine)  # an unknown engine is the server's misconfiguration: fail here, not later
         inputs = DreamInputs(memory_store=s.name, sessions=session_ids, since=since, model=model, api=True)
         with c.writing:

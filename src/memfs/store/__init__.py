@@ -14,6 +14,9 @@ Where things live: `memfs.py` composes `Memfs` from one mixin per concern (`stor
 `tree.py`, `writes.py`, `history.py`, ...); `records.py` holds the dataclasses and constants.
 """
 
+from .branches import SNAPSHOT_PREFIX, Branch, MergeConflicts, MergeReport
+from . import records
+from ..backends import sqlite_path
 from .memfs import Memfs
 from .records import (
     ACTORS,
@@ -23,7 +26,7 @@ from .records import (
     DREAM_STATUSES,
     FILE,
     GONE_OPS,
-    LEASE_SECONDS,
+    REVISION_OPS,
     SYMLINK,
     VERSION_OPS,
     ApiKey,
@@ -35,6 +38,7 @@ from .records import (
     FileInfo,
     GrepMatch,
     Hook,
+    HooksOutsideTransaction,
     Identity,
     Node,
     RedactReport,
@@ -50,19 +54,28 @@ from .records import (
     sha256,
 )
 from .moving import MigrateReport, migrate_database
+from .reads import ReadInfo
 from .search import SEARCH_BATCH
 
-# the internals store.py had at module level, for store mixins written against it (they move into
-# this package at merge and then import from .records); not part of the public API
+# the internals store.py had at module level, for code written against it; not part of the public API
 from .records import (  # noqa: F401
     _DREAM_JSON, _REV_FIELDS, _check_lease, _check_metadata, _hook_id, _like_prefix, _now_ns,
 )
 from .writes import _waits_for_leases  # noqa: F401
 
+
+def __getattr__(name):
+    # LEASE_SECONDS is read from the environment when asked for (see records.py)
+    if name == "LEASE_SECONDS":
+        return records.LEASE_SECONDS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "ACTORS", "DEFAULT_MAX_CONTENT", "DIR", "DREAM_REVIEWS", "DREAM_STATUSES", "FILE", "GONE_OPS",
-    "LEASE_SECONDS", "SEARCH_BATCH", "SYMLINK", "VERSION_OPS", "ApiKey", "Conflict", "DoctorReport",
-    "DreamInputs", "DreamJob", "Entry", "FileInfo", "GrepMatch", "Hook", "Identity", "Memfs", "MigrateReport",
-    "Node", "RedactReport", "Revision", "Session", "Store", "TranscriptInfo", "WriteOptions", "WriteResult",
-    "check_hash", "default_identity", "is_binary", "migrate_database", "sha256",
+    "LEASE_SECONDS", "REVISION_OPS", "SEARCH_BATCH", "SNAPSHOT_PREFIX", "SYMLINK", "VERSION_OPS", "ApiKey",
+    "Branch", "Conflict", "DoctorReport", "DreamInputs", "DreamJob", "Entry", "FileInfo", "GrepMatch", "Hook",
+    "HooksOutsideTransaction", "Identity", "Memfs", "MergeConflicts", "MergeReport", "MigrateReport",
+    "Node", "ReadInfo", "RedactReport", "Revision", "Session", "Store", "TranscriptInfo", "WriteOptions", "WriteResult",
+    "check_hash", "default_identity", "is_binary", "migrate_database", "sha256", "sqlite_path",
 ]

@@ -23,6 +23,20 @@ class StoreBase:
         # hook query before the transaction (the transaction checks again, see write)
         self._hookless: set[int] = set()
 
+    @property
+    def url(self) -> str:
+        """The database this Memfs opened, as a URL (sqlite:///PATH or postgresql://...): what
+        `Memfs(url)` opens again, e.g. in another thread."""
+        return self.db.url
+
+    def reopen(self, *, identity: Optional[Identity] = None) -> "StoreBase":
+        """Another Memfs on the same database, with its own connection (a Memfs is not shared
+        between threads), acting as `identity` (default: this one's).
+
+        :param identity: who the new Memfs acts as
+        :returns: a new Memfs (close it when done)"""
+        return type(self)(self.url, identity=identity or self.identity)
+
     def close(self):
         """Close the database connection(s). A Memfs is also a context manager that closes on exit."""
         self.db.close()

@@ -7,7 +7,7 @@ import difflib
 from typing import Iterable, Optional
 
 from .. import errors, paths
-from .records import DIR, GONE_OPS, SYMLINK, Identity, Revision, is_binary, _like_prefix
+from .records import DIR, GONE_OPS, REVISION_OPS, SYMLINK, Identity, Revision, is_binary, _like_prefix
 
 
 class HistoryMixin:
@@ -131,6 +131,10 @@ class HistoryMixin:
             where.append("r.id > ?"), params.append(after)
         if ops:
             ops = list(ops)
+            unknown = [o for o in ops if o not in REVISION_OPS]
+            if unknown:  # a filter that can match nothing is a typo, not an empty log
+                raise errors.InvalidInput(f"unknown operation {unknown[0]!r}: the operations are "
+                                          f"{', '.join(REVISION_OPS)}")
             where.append(f"r.op IN ({', '.join('?' * len(ops))})"), params.extend(ops)
         sql = "SELECT r.*, s.name AS store_name FROM revisions r JOIN stores s ON s.id = r.store_id"
         if where:

@@ -7,7 +7,7 @@ from typing import Optional
 
 from .. import errors, paths
 from .. import hooks as _hooks
-from .records import Hook, Identity, Store, _hook_id, sha256
+from .records import Hook, HooksOutsideTransaction, Identity, Store, _hook_id, sha256
 
 
 class HooksMixin:
@@ -88,7 +88,7 @@ class HooksMixin:
         :param message: the revision message so far
         :returns: (the content to write, the revision message noting any redaction)
 
-        Raises HookRefused, StoreNotFound, RuntimeError (inside a transaction)."""
+        Raises HookRefused, StoreNotFound, HooksOutsideTransaction (inside a transaction)."""
         store = self._store(ref)
         if isinstance(content, str):
             content = content.encode("utf-8")
@@ -107,5 +107,5 @@ class HooksMixin:
         if not hs:
             return content, message
         if self.db.in_transaction:
-            raise RuntimeError("write hooks cannot run inside a transaction: run them before it opens")
+            raise HooksOutsideTransaction("write hooks cannot run inside a transaction: run them before it opens")
         return _hooks.run_write_hooks(hs, store, path, op, content, ident, message, sha256)

@@ -81,6 +81,14 @@ class KeysMixin:
                         (sha256(secret.encode("utf-8", "surrogateescape")),))
         return ApiKey._from(r) if r else None
 
+    def revoked_api_key(self, secret: str) -> Optional[ApiKey]:
+        """The revoked key with this secret, or None: to tell its holder why it no longer works."""
+        if not isinstance(secret, str) or not secret:
+            return None
+        r = self.db.one("SELECT * FROM api_keys WHERE secret_sha256 = ? AND revoked_at IS NOT NULL",
+                        (sha256(secret.encode("utf-8", "surrogateescape")),))
+        return ApiKey._from(r) if r else None
+
     def has_api_keys(self) -> bool:
         """Whether any live API key exists (a server without one answers only localhost)."""
         return self.db.one("SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1") is not None

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from typing import Optional
 
-from .. import errors
-from .records import LEASE_SECONDS, _check_lease
+from .. import errors, settings
+from .records import _check_lease
 
 
 class LeasesMixin:
@@ -15,7 +15,7 @@ class LeasesMixin:
     write() and to hand out inode numbers before a commit."""
 
     def lease(self, node_id: int, owner: str, *, if_match: Optional[str] = None,
-              seconds: float = LEASE_SECONDS) -> Optional[str]:
+              seconds: Optional[float] = None) -> Optional[str]:
         """Reserve a file for `owner` (a mount's rewrite, from its first write() to its close()):
         until the owner commits, releases or lets `seconds` pass, other writers of the file wait
         (store API) or are refused (other mounts), so that a refusal reaches a writer at write(),
@@ -25,7 +25,7 @@ class LeasesMixin:
         :param node_id: the file
         :param owner: the lease holder's name (a mount's session)
         :param if_match: only if the stored content still has this SHA-256
-        :param seconds: how long the lease holds without being renewed
+        :param seconds: how long the lease holds without being renewed (default $MEMFS_LEASE_SECONDS)
         :returns: the stored hash, which cannot change until the lease ends
 
         Raises PathNotFound, Leased (another owner holds it), PreconditionFailed."""
@@ -37,6 +37,7 @@ class LeasesMixin:
             if if_match is not None and cur["sha256"] != if_match:
                 raise errors.PreconditionFailed(f"{cur['path']} changed: expected {if_match}, stored {cur['sha256']}",
                                                 current_sha256=cur["sha256"])
+            seconds = settings.get("MEMFS_LEASE_SECONDS") if seconds is None else seconds
             tx.run("UPDATE nodes SET lease_owner = ?, lease_until = ? WHERE id = ?", (owner, time.time() + seconds, node_id))
             return cur["sha256"]
 

@@ -8,6 +8,7 @@ module with a `class SomethingMixin:` and add it to the bases below.
 from __future__ import annotations
 
 from .base import StoreBase
+from .branches import BranchesMixin
 from .changes import ChangesMixin
 from .conflicts import ConflictsMixin
 from .doctor import DoctorMixin
@@ -17,10 +18,12 @@ from .history import HistoryMixin
 from .hooks import HooksMixin
 from .keys import KeysMixin
 from .leases import LeasesMixin
+from .reads import ReadsMixin
 from .redaction import RedactionMixin
 from .replay import ReplayMixin
 from .search import SearchMixin
 from .sessions import SessionsMixin
+from .stats import StatsMixin
 from .stores import StoresMixin
 from .transcripts import TranscriptsMixin
 from .tree import TreeMixin
@@ -45,6 +48,9 @@ class Memfs(
     ReplayMixin,
     DoctorMixin,
     ChangesMixin,
+    BranchesMixin,
+    ReadsMixin,
+    StatsMixin,
     StoreBase,
 ):
     """A memfs database: the one door to its data. Not shared between threads: open one per

@@ -11,16 +11,31 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .. import errors, paths
+from .. import errors, paths, settings
 from ..hooks import Hook  # noqa: F401  (part of the API)
 from ..search import GrepMatch  # noqa: F401  (part of the API)
 
 DEFAULT_MAX_CONTENT = 100 * 1024
-# how long a write lease holds without being renewed or released ($MEMFS_LEASE_SECONDS)
-LEASE_SECONDS = float(os.environ.get("MEMFS_LEASE_SECONDS") or 5.0)
+
+
+def __getattr__(name):
+    # LEASE_SECONDS: how long a write lease holds without being renewed or released
+    # ($MEMFS_LEASE_SECONDS), read when asked for, so that a bad value is an error of the caller
+    # and not of `import memfs`
+    if name == "LEASE_SECONDS":
+        return settings.get("MEMFS_LEASE_SECONDS")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 FILE, DIR, SYMLINK = "file", "dir", "symlink"
 ACTORS = ("agent", "operator", "api", "dream")
 GONE_OPS = ("delete", "rmdir")
+REVISION_OPS = ("create", "write", "delete", "rename", "mkdir", "rmdir", "symlink", "chmod")  # every op recorded
+
+
+class HooksOutsideTransaction(RuntimeError):
+    """A write whose hooks must run before any transaction was called inside one (the mount's
+    group commit runs such a write again on its own)."""
 
 
 def _check_lease(row, owner, what: str):
@@ -250,6 +265,13 @@ class Conflict:
     current_rev: Optional[int]
     sha256: Optional[str]
     reason: str
+    size: int = 0  # of the refused content (0 when none was kept)
+    hook_id: Optional[int] = None  # the write hook that refused it: then no content is kept
+
+    @property
+    def refused_by_hook(self) -> bool:
+        # rows from before m008 name their hook only in the reason
+        return self.hook_id is not None or self.reason.startswith("refused by write hook")
 
     @classmethod
     def _from(cls, r):
@@ -368,7 +390,8 @@ class DreamInputs:
       None when they were named.
     - `transcripts`: the transcript files read. `budget_tokens`: the engine's token budget.
     - `model`: the model object the HTTP API was given ({id, speed}); `api`: made through
-      `POST /v1/dreams`; `archived_at`: archived through the API.
+      `POST /v1/dreams`; `archived_at`: archived through the API; `explain`: the sessions and
+      transcripts the run read and those it left out, with the reason (memfs/dream/explain.py).
 
     Rows written before migration m011 named `sessions` `session_ids` and `since` `time_window`
     (the HTTP API's words); m011 rewrote them, and `from_dict` still reads them."""
@@ -381,6 +404,7 @@ class DreamInputs:
     model: Optional[dict] = None
     api: bool = False
     archived_at: Optional[float] = None
+    explain: Optional[dict] = None  # what the run read and left out, and why (dream/explain.py)
 
     @classmethod
     def from_dict(cls, d: Optional[dict]) -> "DreamInputs":

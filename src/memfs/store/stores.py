@@ -56,13 +56,15 @@ class StoresMixin:
             tx.run("UPDATE stores SET root_node = ? WHERE id = ?", (root, sid))
             return Store._from(tx.one("SELECT * FROM stores WHERE id = ?", (sid,)))
 
-    def list_stores(self, include_archived: bool = True) -> list[Store]:
+    def list_stores(self, include_archived: bool = True, include_branches: bool = False) -> list[Store]:
         """Every store, by name.
 
         :param include_archived: include archived (read-only) stores
+        :param include_branches: include branches (store rows with a parent; see `branches`)
         :returns: a list of Store"""
         with self.db.read() as tx:
-            rows = tx.all("SELECT * FROM stores ORDER BY name")
+            rows = tx.all("SELECT * FROM stores" + ("" if include_branches else " WHERE parent_id IS NULL")
+                          + " ORDER BY name")
         out = [Store._from(r) for r in rows]
         return out if include_archived else [s for s in out if not s.archived]
 
@@ -145,8 +147,8 @@ class StoresMixin:
         return self.get_store(store.id)
 
     def delete_store(self, ref) -> Store:
-        """Delete a store with its whole history, conflicts and hooks. Blobs no other store uses
-        are removed.
+        """Delete a store with its whole history, conflicts, hooks and branches. Blobs no other
+        store uses are removed.
 
         :param ref: the store: its name, its uid (memstore_…) or a Store
         :returns: the Store as it was
@@ -154,9 +156,12 @@ class StoresMixin:
         Raises StoreNotFound."""
         store = self.get_store(ref)
         with self.db.write() as tx:
-            for table in ("revisions", "nodes", "conflicts", "hooks"):
-                tx.run(f"DELETE FROM {table} WHERE store_id = ?", (store.id,))
-            tx.run("DELETE FROM stores WHERE id = ?", (store.id,))
+            # its branches go with it (they cannot merge anywhere any more)
+            ids = [store.id] + [r[0] for r in tx.all("SELECT id FROM stores WHERE parent_id = ?", (store.id,))]
+            for sid in ids:
+                for table in ("revisions", "nodes", "conflicts", "hooks"):
+                    tx.run(f"DELETE FROM {table} WHERE store_id = ?", (sid,))
+                tx.run("DELETE FROM stores WHERE id = ?", (sid,))
             self._drop_orphan_blobs(tx)
         return store
 

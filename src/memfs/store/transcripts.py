@@ -16,8 +16,9 @@ class TranscriptsMixin:
     def add_transcript(self, path: str, fmt: str, session_id: str, *, agent: Optional[str] = None,
                        stores: Optional[list] = None, size: int = 0, mtime: Optional[float] = None,
                        started_at: Optional[float] = None, ended_at: Optional[float] = None,
-                       stats: Optional[dict] = None) -> TranscriptInfo:
-        """Register (or refresh) a transcript file; a file is registered once, by its path.
+                       stats: Optional[dict] = None, reassign: bool = False) -> TranscriptInfo:
+        """Register (or refresh) a transcript file; a file is registered once, by its path. A file
+        registered as another agent's or session's is AlreadyExists, unless `reassign`.
 
         :param path: the file's absolute path
         :param fmt: its format (claude_code, stream_json, messages_api, managed_agents)
@@ -29,14 +30,19 @@ class TranscriptsMixin:
         :param started_at: its first event's time
         :param ended_at: its last event's time
         :param stats: counts the reader made
+        :param reassign: change the agent or session of a file registered already
         :returns: the TranscriptInfo
 
-        Raises InvalidInput (no session id)."""
+        Raises InvalidInput (no session id), AlreadyExists (registered as another agent's or session's)."""
         if not session_id or not isinstance(session_id, str):
             raise errors.InvalidInput(f"{path}: a transcript needs a session id")
         now = time.time()
         with self.db.write() as tx:
-            cur = tx.one("SELECT id, agent, stores FROM transcripts WHERE path = ?", (path,))
+            cur = tx.one("SELECT id, agent, session_id, stores FROM transcripts WHERE path = ?", (path,))
+            if cur is not None and not reassign and (
+                    (agent and cur["agent"] and agent != cur["agent"]) or session_id != cur["session_id"]):
+                raise errors.AlreadyExists(f"{path} is registered already as session {cur['session_id']} of agent "
+                                           f"{cur['agent'] or '-'} (--reassign to change that)")
             if cur is None:
                 tx.run("INSERT INTO transcripts (path, format, session_id, agent, stores, size, mtime, started_at,"
                        " ended_at, stats, added_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

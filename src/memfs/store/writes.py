@@ -7,9 +7,9 @@ import functools
 import time
 from typing import Optional
 
-from .. import errors, paths
+from .. import errors, paths, settings
 from .records import (
-    DIR, FILE, LEASE_SECONDS, SYMLINK, Identity, Node, Revision, WriteResult, _check_lease, _like_prefix, _now_ns,
+    DIR, FILE, SYMLINK, Identity, Node, Revision, WriteResult, _check_lease, _like_prefix, _now_ns,
     WriteOptions, check_hash, sha256,
 )
 
@@ -26,7 +26,7 @@ def _waits_for_leases(method):
     @functools.wraps(method)
     def wrapper(self, *args, **kw):
         opts = kw.get("opts") or NO_OPTIONS
-        deadline = time.monotonic() + LEASE_SECONDS + 1
+        deadline = time.monotonic() + settings.get("MEMFS_LEASE_SECONDS") + 1
         delay = 0.002
         while True:
             try:
@@ -139,7 +139,10 @@ class WritesMixin:
             if cur is not None:
                 _check_lease(cur, lease_owner, f"{store.name}:{path}")
             if cur is not None and cur["kind"] == FILE and cur["sha256"] == digest and (mode is None or mode == cur["mode"]):
-                # identical content: a no-op, even if a precondition fails
+                # identical content: a no-op, even if a precondition fails; the writer's lease ends
+                # here as with a commit (kept, it refused other sessions' writes for seconds)
+                if lease_owner is not None and cur["lease_owner"] == lease_owner:
+                    tx.run("UPDATE nodes SET lease_owner = NULL, lease_until = NULL WHERE id = ?", (cur["id"],))
                 return WriteResult(Node._from(cur), None, redacted=digest != given)
             if unhooked:  # identical when the hooks were skipped, changed since
                 return None

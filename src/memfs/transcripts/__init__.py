@@ -114,11 +114,13 @@ class Registered:
     session: Optional[Session]
     skipped: Optional[str] = None
     session_id: Optional[str] = None
+    refused: bool = False  # registered already as another agent's or session's (skipped says so)
 
 
 def register(m, paths: Iterable[str], *, session: Optional[str] = None, agent: Optional[str] = None,
-             stores: Optional[list] = None) -> list[Registered]:
-    """Find, read and record transcripts. Files that are not transcripts are reported as skipped."""
+             stores: Optional[list] = None, reassign: bool = False) -> list[Registered]:
+    """Find, read and record transcripts. Files that are not transcripts are reported as skipped,
+    and so are files registered already as another agent's or session's, unless `reassign`."""
     stores = [m.get_store(s).name for s in (stores or [])]
     out = []
     for path in discover(paths):
@@ -130,10 +132,14 @@ def register(m, paths: Iterable[str], *, session: Optional[str] = None, agent: O
                                                   else managed_agents.read(path, data))
         sid = session or s.session_id
         st = os.stat(path)
-        m.add_transcript(path, fmt, sid, agent=agent, stores=stores, size=st.st_size, mtime=st.st_mtime,
-                         started_at=s.started_at, ended_at=s.ended_at,
-                         stats={**s.stats(), "subagent": is_subagent_file(path),
-                                "unparseable_lines": [p.ref.line for p in s.unparseable][:100]})
+        try:
+            m.add_transcript(path, fmt, sid, agent=agent, stores=stores, size=st.st_size, mtime=st.st_mtime,
+                             started_at=s.started_at, ended_at=s.ended_at, reassign=reassign,
+                             stats={**s.stats(), "subagent": is_subagent_file(path),
+                                    "unparseable_lines": [p.ref.line for p in s.unparseable][:100]})
+        except errors.AlreadyExists as e:
+            out.append(Registered(path, fmt, None, skipped=e.message.removeprefix(f"{path} is "), refused=True))
+            continue
         out.append(Registered(path, fmt, s, session_id=sid))
     return out
 

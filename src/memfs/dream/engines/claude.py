@@ -22,7 +22,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Optional
 
-from ... import errors, paths as pathrules
+from ... import errors, paths as pathrules, settings
 from ..context import BudgetExceeded, Canceled
 from ..proposal import Annotation, Evidence, Proposal, build_changes
 
@@ -254,12 +254,12 @@ class ClaudeEngine:
     def __init__(self, model: Optional[str] = None, concurrency: Optional[int] = None,
                  batch_chars: Optional[int] = None, max_retries: Optional[int] = None,
                  retry_base: Optional[float] = None, max_turns: int = 40, client=None):
-        env = os.environ.get
-        self.model = model or env("MEMFS_DREAM_MODEL") or DEFAULT_MODEL
-        self.concurrency = concurrency or int(env("MEMFS_DREAM_CONCURRENCY", "4"))
-        self.batch_chars = batch_chars or int(env("MEMFS_DREAM_BATCH_CHARS", "60000"))
-        self.max_retries = max_retries if max_retries is not None else int(env("MEMFS_DREAM_MAX_RETRIES", "4"))
-        self.retry_base = retry_base if retry_base is not None else float(env("MEMFS_DREAM_RETRY_BASE", "1.0"))
+        env = settings.get
+        self.model = model or os.environ.get("MEMFS_DREAM_MODEL") or DEFAULT_MODEL
+        self.concurrency = concurrency or env("MEMFS_DREAM_CONCURRENCY")
+        self.batch_chars = batch_chars or env("MEMFS_DREAM_BATCH_CHARS")
+        self.max_retries = max_retries if max_retries is not None else env("MEMFS_DREAM_MAX_RETRIES")
+        self.retry_base = retry_base if retry_base is not None else env("MEMFS_DREAM_RETRY_BASE")
         self.max_turns = max_turns
         self.client = client
         self._lock = threading.Lock()

@@ -175,8 +175,9 @@ async function storesView() {
 async function storeView(id, tab, q) {
   const store = await get(`/v1/memory_stores/${encodeURIComponent(id)}`);
   crumbs(h("a", { href: storeHref(id, "files") }, store.name));
-  const names = ["files", "log", "conflicts", "dreams", "search"];
-  const body = { files: filesTab, log: logTab, conflicts: conflictsTab, dreams: dreamsTab, search: searchTab }[tab];
+  const names = ["files", "log", "conflicts", "dreams", "branches", "search", "health"];
+  const body = { files: filesTab, log: logTab, conflicts: conflictsTab, dreams: dreamsTab, branches: branchesTab,
+    search: searchTab, health: healthTab }[tab];
   if (!body) throw new ApiError(404, "not_found_error", `no such page: ${tab}`);
   const [content, chart] = await Promise.all([body(store, q), activityChart(store)]);
   return h("section", { id: "store", "data-store": id },
@@ -419,6 +420,90 @@ async function searchTab(store, q) {
     h("td", {}, m.agent || "—"), h("td", {}, when(m.created_at))));
   return h("div", {}, form, h("p", { class: "muted" }, `${data.length} lines${more ? " (more not shown)" : ""}`),
     table(["path", "line", "text", "rev", "agent", "time"], rows, { id: "search-results" }));
+}
+
+// ------------------------------------------------------------------ branches
+
+async function branchesTab(store, q) {
+  const base = `/v1/memfs/stores/${store.id}/branches`;
+  const name = q.get("branch");
+  if (name) return branchView(store, base, name);
+  const { data } = await get(base);
+  if (!data.length) return h("p", { class: "muted", id: "branches" }, "No branch of this store (memfs branch create).");
+  return table(["branch", "status", "from revision", "files", "created", "closed"], data.map((b) => h("tr", { "data-branch": b.name },
+    h("td", { class: "mono" }, h("a", { href: storeHref(store.id, "branches", { branch: b.name }), class: "branch-link" }, b.ref)),
+    h("td", {}, h("span", { class: `state ${b.status}` }, b.status)), h("td", { class: "num" }, b.base_rev),
+    h("td", { class: "num" }, b.files), h("td", {}, when(b.created_at)), h("td", {}, when(b.ended_at)))), { id: "branches" });
+}
+
+async function branchView(store, base, name) {
+  const path = `${base}/${encodeURIComponent(name)}`;
+  const b = await get(path);
+  const { diff } = await get(`${path}/diff`);
+  const merge = (label, id, body) => action(label, { class: "write", id }, async () => {
+    const r = await post(`${path}/merge`, body);
+    const left = r.files.filter((f) => f.status === "conflict").length;
+    return `merged ${b.ref}: ${r.revisions.length} revision(s)` + (left ? `, ${left} conflict(s) left on the branch` : "");
+  });
+  const open = b.status === "open";
+  const conflicts = open ? b.merge.filter((f) => f.status === "conflict").length : 0;
+  const controls = canWrite(store.id) && open ? h("div", { class: "controls", id: "branch-controls" },
+    merge("Merge", "btn-merge", {}),
+    conflicts ? merge("Merge, keeping the store's version of conflicts", "btn-merge-ours", { ours: "*" }) : null,
+    conflicts ? merge("Merge, taking the branch's version of conflicts", "btn-merge-theirs", { theirs: "*" }) : null,
+    action("Discard", { class: "write danger", id: "btn-discard" }, async () => {
+      await post(`${path}/discard`);
+      return `discarded ${b.ref}`;
+    })) : null;
+  const plan = open ? table(["path", "merge", "action", "why"], b.merge.map((f) => h("tr", { "data-path": f.path, class: f.status },
+    h("td", { class: "mono" }, f.path), h("td", {}, h("span", { class: `state ${f.status}` }, f.status)),
+    h("td", {}, f.action || "—"), h("td", { class: "muted" }, f.reason))), { id: "branch-merge" }) : null;
+  return h("section", { id: "branch", "data-branch": b.name, "data-status": b.status },
+    h("h2", { class: "mono" }, b.ref),
+    h("p", { id: "branch-status" }, `${b.status} · from revision ${b.base_rev} · ${b.files} files · created ${when(b.created_at)}`),
+    controls, open ? h("h3", {}, "What merging does now") : null, plan,
+    h("h3", {}, "Changes on the branch"), diff ? diffLines(diff) : h("p", { id: "diff", class: "muted" }, "No change."));
+}
+
+// ------------------------------------------------------------------ health
+
+// the figures of `memfs stats`, with revisions per day over the window as an SVG bar chart
+async function healthTab(store) {
+  const s = await get(`/v1/memfs/stores/${store.id}/stats`, { days: 30 });
+  const per = s.revisions_per_day, W = 600, H = 120, pad = 16, bw = W / per.length;
+  const max = Math.max(1, ...per.map((d) => d.revisions));
+  const bars = per.map((d, i) => {
+    const bh = ((H - 2 * pad) * d.revisions) / max;
+    return h("rect", { x: (i * bw + 1).toFixed(1), y: (H - pad - bh).toFixed(1), width: Math.max(bw - 2, 1).toFixed(1),
+      height: bh.toFixed(1), class: "bar day", fill: "#2f6fdd", "data-day": d.day, "data-n": d.revisions },
+    h("title", {}, `${d.day}: ${d.revisions} revisions`));
+  });
+  const chart = h("figure", { class: "chart" }, h("svg", { id: "trend", width: W, height: H, viewBox: `0 0 ${W} ${H}`,
+    role: "img", "aria-label": `revisions per day, last ${s.days} days` },
+  h("line", { x1: 0, y1: H - pad, x2: W, y2: H - pad, class: "axis" }), bars,
+  h("text", { x: 0, y: H - 2, class: "tick" }, per[0].day), h("text", { x: W, y: H - 2, class: "tick", "text-anchor": "end" },
+    per[per.length - 1].day), h("text", { x: 0, y: 10, class: "tick" }, `max ${max}/day`)),
+  h("figcaption", {}, `revisions per day, last ${s.days} days: ${s.revisions_in_window}`));
+  const dup = s.duplicated;
+  const row = (k, v, id) => h("tr", { "data-figure": id }, h("th", {}, k), h("td", { class: "num" }, v));
+  const figures = h("table", { id: "health-figures" }, h("tbody", {},
+    row("files", s.files, "files"), row("size", size(s.bytes), "bytes"), row("revisions", s.revisions, "revisions"),
+    row(`active agents, ${s.days} days`, `${s.active_agents.length} (${s.active_agents.join(", ") || "—"})`, "agents"),
+    row(`active sessions, ${s.days} days`, s.active_sessions, "sessions"),
+    row("duplicated paragraphs", dup ? `${dup.duplicated} of ${dup.paragraphs} (${(dup.share * 100).toFixed(1)}%)` : "—", "duplicated"),
+    row(`not read or written in ${s.days} days`, s.idle_files, "idle"),
+    row("files ever read through a mount", s.files_read, "read"),
+    row(`stale writes refused, ${s.days} days (all)`, `${s.conflicts.in_window} (${s.conflicts.total})`, "conflicts"),
+    row(`refused by write hooks, ${s.days} days (all)`, `${s.refusals.in_window} (${s.refusals.total})`, "refusals")));
+  const nearest = table(["nearest the size limit", "size", `of ${size(s.size_limit)}`], s.nearest_size_limit.map((f) =>
+    h("tr", {}, h("td", { class: "mono" }, h("a", { href: storeHref(store.id, "files", { path: f.path }) }, f.path)),
+      h("td", { class: "num" }, size(f.bytes)), h("td", { class: "num" }, `${(f.share * 100).toFixed(1)}%`))), { id: "nearest" });
+  const idle = s.idle_paths.length ? h("p", { class: "muted", id: "idle" }, "idle: ", s.idle_paths.join(", ")) : null;
+  const dreams = s.dreams.length ? table(["dream", "created", "status", "review", "changes"], s.dreams.map((d) => h("tr", {},
+    h("td", { class: "mono" }, h("a", { href: `#/d/${d.id}` }, d.id)), h("td", {}, when(d.created_at)), h("td", {}, d.status),
+    h("td", {}, d.review), h("td", { class: "num" }, d.changes))), { id: "health-dreams" })
+    : h("p", { class: "muted" }, "No dream yet.");
+  return h("div", { id: "health" }, chart, figures, nearest, idle, h("h2", {}, "Dreams"), dreams);
 }
 
 // ------------------------------------------------------------------ dreams
