@@ -6,7 +6,7 @@ import time
 import pytest
 
 from memfs import Memfs, errors
-from memfs.store import WriteOptions
+from memfs.store import HooksOutsideTransaction, Identity, WriteOptions
 
 
 def test_a_leased_file_refuses_at_once_a_writer_that_will_not_wait(m, store, db_path):
@@ -55,6 +55,25 @@ def test_a_write_hook_added_by_another_process_runs_on_the_next_write(m, store, 
     with pytest.raises(errors.HookRefused):
         m.write(store, "/f", b"after")
     assert m.read(store, "/f") == b"before"
+
+
+def test_a_write_whose_hooks_must_run_first_refuses_inside_a_transaction(m, store):
+    # the store worker's group commit runs such a write again alone, outside its transaction
+    m.add_hook(store, "cat >/dev/null; echo '{\"decision\": \"allow\"}'")
+    with pytest.raises(HooksOutsideTransaction):
+        with m.atomic():
+            m.write(store, "/f", b"x")
+    assert m.lookup(store, "/f") is None
+    assert m.write(store, "/f", b"x").changed  # alone, its hooks run first
+
+
+def test_reopen_is_another_connection_to_the_same_database(m, store):
+    with m.reopen(identity=Identity(agent="other", session="s2")) as other:
+        assert other is not m and other.url == m.url
+        assert other.write(store.name, "/f", b"x").revision.agent == "other"
+    assert m.read(store, "/f") == b"x"
+    with m.reopen() as same:
+        assert same.identity == m.identity
 
 
 def test_data_version_moves_and_wait_for_change_wakes_on_another_connections_commit(m, store, db_path):

@@ -65,7 +65,7 @@ class ReadsMixin:
              " WHERE r.store_id = ? AND n.path IS NOT NULL AND n.deleted_at IS NULL")
         params: list = [store.id]
         if path is not None:
-            from . import paths as _paths
+            from .. import paths as _paths
 
             q += " AND n.path = ?"
             params.append(_paths.normalize(path))

@@ -65,7 +65,7 @@ class StatsMixin:
         stale = [c for c in conf if not (c[0] or "").startswith(HOOK_REFUSAL)]
         dup = None
         if duplicates:
-            from .dream.engines.facts import duplicate_share
+            from ..dream.engines.facts import duplicate_share
 
             texts = {}
             for f in files:
