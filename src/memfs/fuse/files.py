@@ -184,14 +184,16 @@ class FilesMixin:
         st = h.st
         store = self._writable(st.store.id)
         async with st.lock:
-            if st.unlinked and st.data is None:
-                st.data = bytearray()
-            await self._load_for_write(st, incoming=buf, append=h.append)
-            if not st.pending and not h.append and not st.unlinked:
-                await self._hold_lease(st, buf)
-            if h.append and not st.unlinked:
+            if st.unlinked:  # removed or replaced: its descriptors write to what they hold
+                if st.data is None:
+                    st.data = bytearray()
+            else:
+                await self._load_for_write(st, incoming=buf, append=h.append)
+                if not st.pending and not h.append:
+                    await self._hold_lease(st, buf)
+            if h.append:
                 off = len(st.data)
-                if st.append_only:
+                if st.append_only and not st.unlinked:
                     st.appended += buf
             else:
                 st.append_only = False
@@ -479,7 +481,7 @@ class FilesMixin:
         path = self._path(st)
         key = (store.id, path)
         content = bytes(st.data or b"")
-        gen = st.gen
+        gen, how, app_len = st.gen, None, len(st.appended)
         armed = self.armed.get(key)  # consumed by a commit that lands; a refused one keeps it armed
         owner, own, expected = self.owner, self.own_revs, None
         mtime = st.mtime_ns if st.mtime_set else None
@@ -550,7 +552,7 @@ class FilesMixin:
         st.loaded_sha = r.node.sha256
         if st.gen != gen:
             # written to while the commit waited: what came after builds on what was stored
-            st.appended = bytearray(st.data[len(content):]) if content is not None and st.append_only else bytearray()
+            st.appended = st.appended[app_len:] if how == "append" else bytearray()
             st.truncated = st.stale_trunc = False
             return
         st.dirty = st.written = st.mtime_set = st.stale_trunc = False
