@@ -63,6 +63,7 @@ class FileState:
     released_at: float = 0.0
     gen: int = 0                       # bumped by every change: a commit clears only what it stored
     releasing: Optional[trio.Event] = None  # set when the commit at the last close has landed
+    hooked_sha: Optional[str] = None   # content the write hooks passed unchanged at a write()
     lock: trio.Lock = field(default_factory=trio.Lock)
 
 
@@ -379,7 +380,10 @@ class FilesMixin:
         path, content = self._path(st), bytes(st.data)
         op = "create" if st.pending else "write"
         try:
-            await self.worker.run(lambda m: m.run_write_hooks(store, path, content, operation=op), group=False)
+            passed, note = await self.worker.run(lambda m: m.run_write_hooks(store, path, content, operation=op),
+                                                 group=False)
+            # passed as it is: a commit of these same bytes need not run the hooks again
+            st.hooked_sha = sha256(content) if passed == content and note is None else None
         except errors.HookRefused as e:
             await self._note_hook_refusal(store, path, e)
             await self._abandon(st)
@@ -509,9 +513,10 @@ class FilesMixin:
                 content = None
             else:
                 nid = st.node_id if st.pending else None
+                hooks = st.hooked_sha is None or st.hooked_sha != sha256(content)
                 r = await self._store_call(lambda m: _hooked(own, lambda: m.write(
                     store, path, content, mode=st.mode, if_match=expected, node_id=nid, mtime_ns=mtime,
-                    lease_owner=owner)))
+                    lease_owner=owner, hooks=hooks)))
         except errors.PreconditionFailed:
             await self._refuse(st, store, path, expected, "stale: the file changed since this session's version")
         except errors.HookRefused as e:
@@ -549,6 +554,7 @@ class FilesMixin:
         if ino in self.cached or r.node.size >= PAGE:
             self.cached[ino] = r.node.sha256
         st.lease_at = 0.0  # the commit released it
+        st.hooked_sha = None
         st.loaded_sha = r.node.sha256
         if st.gen != gen:
             # written to while the commit waited: what came after builds on what was stored

@@ -204,6 +204,8 @@ class MemfsOps(FilesMixin, NamesMixin, CoherenceMixin, pyfuse3.Operations):
         name = paths.check_name(name)
         if d.parent_id is None and name == virtual.DIRNAME:
             fail(errno.EROFS)
+        if len(d.path.encode("utf-8")) + 1 + len(name.encode("utf-8")) > paths.MAX_PATH_BYTES:
+            fail(errno.ENAMETOOLONG)  # refused now: the commit at close() would fail, unseen by bash
         return name
 
     def _path(self, st: FileState) -> str:
@@ -485,7 +487,15 @@ class MemfsOps(FilesMixin, NamesMixin, CoherenceMixin, pyfuse3.Operations):
     @handler
     async def mknod(self, parent_ino, name, mode, rdev, ctx):
         self._writable(self._dir_node(parent_ino).store_id)
-        fail(errno.EPERM)
+        if not stat.S_ISREG(mode):
+            fail(errno.EPERM)  # fifos, sockets, devices: a store holds files, directories and links
+        # a regular file (tar creates files with mknodat): as an empty file created and closed
+        fi, attr = await self._create(parent_ino, name, mode, os.O_CREAT | os.O_EXCL | os.O_WRONLY, ctx)
+        try:
+            await self._flush(fi.fh)
+        finally:
+            await self._release(fi.fh)
+        return await self.getattr(attr.st_ino, ctx)
 
     @handler
     async def unlink(self, parent_ino, name, ctx):
@@ -659,5 +669,7 @@ class MemfsOps(FilesMixin, NamesMixin, CoherenceMixin, pyfuse3.Operations):
             if self.armed.pop((n.store_id, n.path), None) is None:
                 fail(pyfuse3.ENOATTR)
             return
-        fail(errno.ENOTSUP if not name.startswith("user.memfs.") else errno.EROFS)
+        if name.startswith("user.memfs.") and name[len("user.memfs."):] in XATTRS:
+            return  # derived, as for setxattr: rsync -X removes what the source lacks
+        fail(errno.EOPNOTSUPP if not name.startswith("user.memfs.") else pyfuse3.ENOATTR)
 
