@@ -108,6 +108,10 @@ def looks_like_mount_call(argv: list[str]) -> bool:
 def main() -> None:
     """The `memfs` command: the CLI, or the mount helper when called the way mount.fuse3 calls it."""
     argv = sys.argv[1:]
+    try:
+        os.getcwd()
+    except OSError as e:  # run from inside a mount whose daemon is gone, say: one line, no traceback
+        sys.exit(f"Error: the current directory cannot be read ({e.strerror}): cd elsewhere and run again")
     if looks_like_mount_call(argv):
         _run_as_helper(argv)
     from .cli import cli

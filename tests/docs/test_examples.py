@@ -18,11 +18,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 # Blocks that fail today because of a bug being fixed elsewhere, by (page, text of the block's
 # first command): each with its reason. Remove the entry with the fix; a stale entry fails.
-SKIPPED_FOR_BUGS = {
-    ("dreaming.md", "memfs store create ops"):
-        "issue 17, bug 1: the local dream engine fails with TypeError when a duplicate paragraph has one "
-        "copy written without a session (memfs put) and one in a session",
-}
+SKIPPED_FOR_BUGS = {}
 
 
 def bug_reason(block):

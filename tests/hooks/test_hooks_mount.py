@@ -101,3 +101,20 @@ def test_redaction_on_the_mount(hooked, mounter):
     subprocess.run(["bash", "-c", "echo 'or 555-1234' >> c.md"], cwd=mnt.path, check=True)
     assert stored(hooked, "/c.md") == b"call [phone]\nor [phone]\n"
     assert (mnt / "c.md").read_text() == "call [phone]\nor [phone]\n"
+
+
+def test_a_write_the_hooks_passed_at_write_is_not_hooked_again_at_commit(seeded, hook, mounter, tmp_path):
+    """`echo x > f` is one write(): the hooks see it there, and its commit of the same bytes does
+    not run them a second time (a 2 s scanner would make every save take 4 s)."""
+    cmd = hook("answer({'decision': 'allow'})", name="counted")
+    with Memfs(seeded) as m:
+        m.add_hook("team-sre", cmd)
+    mnt = mounter("team-sre=rw", agent="alice", session="sa")
+    subprocess.run(["bash", "-c", "echo 'one write' > once.md"], cwd=mnt.path, check=True)
+    requests = [ln for ln in (tmp_path / "counted.requests").read_text().splitlines() if "/once.md" in ln]
+    assert len(requests) == 1, requests
+    assert stored(seeded, "/once.md") == b"one write\n"
+    # two writes: the commit sees the whole content, which the first write() did not
+    subprocess.run(["bash", "-c", "{ echo a; echo b; } > twice.md"], cwd=mnt.path, check=True)
+    requests = [ln for ln in (tmp_path / "counted.requests").read_text().splitlines() if "/twice.md" in ln]
+    assert len(requests) == 2 and stored(seeded, "/twice.md") == b"a\nb\n"

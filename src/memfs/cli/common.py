@@ -15,7 +15,7 @@ from ..store import Memfs, sqlite_path
 
 STATUS_HELP = """Exit codes: 0 ok, 1 error, 2 bad input, 3 not found, 4 already exists,
 5 precondition failed (stale), 6 read-only, 7 database busy, 8 disk full, 9 refused by a write hook,
-10 schema too new, 11 database unreachable."""
+10 schema too new, 11 database unreachable, 12 a dream had nothing to read."""
 
 
 class Ctx:

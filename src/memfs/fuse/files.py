@@ -20,7 +20,7 @@ import pyfuse3
 import trio
 
 from .. import errors, settings, store as _store
-from ..store import FILE, SYMLINK, Store, WriteOptions
+from ..store import FILE, SYMLINK, Store, WriteOptions, sha256
 from . import staleness, virtual
 from .refusals import RefusalsMixin
 from ..worker import RunAlone
@@ -61,6 +61,7 @@ class FileState:
     released_at: float = 0.0
     gen: int = 0                       # bumped by every change: a commit clears only what it stored
     releasing: Optional[trio.Event] = None  # set when the commit at the last close has landed
+    hooked_sha: Optional[str] = None   # content the write hooks passed unchanged at a write()
     lock: trio.Lock = field(default_factory=trio.Lock)
 
 
@@ -182,14 +183,16 @@ class FilesMixin(RefusalsMixin):
         st = h.st
         store = self._writable(st.store.id)
         async with st.lock:
-            if st.unlinked and st.data is None:
-                st.data = bytearray()
-            await self._load_for_write(st, incoming=buf, append=h.append)
-            if not st.pending and not h.append and not st.unlinked:
-                await self._hold_lease(st, buf)
-            if h.append and not st.unlinked:
+            if st.unlinked:  # removed or replaced: its descriptors write to what they hold
+                if st.data is None:
+                    st.data = bytearray()
+            else:
+                await self._load_for_write(st, incoming=buf, append=h.append)
+                if not st.pending and not h.append:
+                    await self._hold_lease(st, buf)
+            if h.append:
                 off = len(st.data)
-                if st.append_only:
+                if st.append_only and not st.unlinked:
                     st.appended += buf
             else:
                 st.append_only = False
@@ -388,7 +391,7 @@ class FilesMixin(RefusalsMixin):
         path = self._path(st)
         key = (store.id, path)
         content = bytes(st.data or b"")
-        gen = st.gen
+        gen, how, app_len = st.gen, None, len(st.appended)
         armed = self.armed.get(key)  # consumed by a commit that lands; a refused one keeps it armed
         owner, own, expected = self.owner, self.own_revs, None
         mtime = st.mtime_ns if st.mtime_set else None
@@ -416,8 +419,9 @@ class FilesMixin(RefusalsMixin):
                 content = None
             else:
                 nid = st.node_id if st.pending else None
+                hooks = st.hooked_sha is None or st.hooked_sha != sha256(content)
                 r = await self._store_call(lambda m: _hooked(own, lambda: m.write(
-                    store, path, content, mode=st.mode, if_match=expected,
+                    store, path, content, mode=st.mode, if_match=expected, hooks=hooks,
                     opts=WriteOptions(node_id=nid, mtime_ns=mtime, lease_owner=owner))))
         except errors.PreconditionFailed:
             await self._refuse(st, store, path, expected, "stale: the file changed since this session's version")
@@ -456,10 +460,11 @@ class FilesMixin(RefusalsMixin):
         if ino in self.cached or r.node.size >= PAGE:
             self.cached[ino] = r.node.sha256
         st.lease_at = 0.0  # the commit released it
+        st.hooked_sha = None
         st.loaded_sha = r.node.sha256
         if st.gen != gen:
             # written to while the commit waited: what came after builds on what was stored
-            st.appended = bytearray(st.data[len(content):]) if content is not None and st.append_only else bytearray()
+            st.appended = st.appended[app_len:] if how == "append" else bytearray()
             st.truncated = st.stale_trunc = False
             return
         st.dirty = st.written = st.mtime_set = st.stale_trunc = False

@@ -28,7 +28,7 @@ import pyfuse3
 import trio
 
 from .. import errors, paths
-from ..store import DIR, FILE, SYMLINK, Memfs, Store, WriteOptions
+from ..store import DIR, SYMLINK, Memfs, Store, WriteOptions
 from . import virtual
 from .coherence import CoherenceMixin
 from .names import NamesMixin
@@ -37,17 +37,16 @@ from .handler import fail, handler
 from .lastknown import LastKnown
 from .reads import ReadCounter
 from .scratch import is_scratch
-from .xattrs import XattrsMixin
+from .attributes import AttributesMixin
 from ..worker import Worker
 
 log = logging.getLogger("memfs.fuse")
 
 ROOT = pyfuse3.ROOT_INODE
-TIMEOUT = 60.0            # entry/attr cache lifetime; the change feed invalidates earlier
 SCRATCH_GRACE = 5.0       # a scratch file left alone this long is committed as an ordinary file
 
 
-class MemfsOps(FilesMixin, NamesMixin, CoherenceMixin, XattrsMixin, pyfuse3.Operations):
+class MemfsOps(FilesMixin, NamesMixin, CoherenceMixin, AttributesMixin, pyfuse3.Operations):
     enable_writeback_cache = False  # size and mtime stay the daemon's (docs/fuse-notes.md)
     SCRATCH_GRACE = SCRATCH_GRACE
     is_scratch = staticmethod(is_scratch)
@@ -175,6 +174,8 @@ class MemfsOps(FilesMixin, NamesMixin, CoherenceMixin, XattrsMixin, pyfuse3.Oper
         name = paths.check_name(name)
         if d.parent_id is None and name == virtual.DIRNAME:
             fail(errno.EROFS)
+        if len(d.path.encode("utf-8")) + 1 + len(name.encode("utf-8")) > paths.MAX_PATH_BYTES:
+            fail(errno.ENAMETOOLONG)  # refused now: the commit at close() would fail, unseen by bash
         return name
 
     def _path(self, st: FileState) -> str:
@@ -182,47 +183,6 @@ class MemfsOps(FilesMixin, NamesMixin, CoherenceMixin, XattrsMixin, pyfuse3.Oper
         if parent is None:
             fail(errno.ENOENT)
         return paths.join(parent.path, st.name)
-
-    # ------------------------------------------------------------------ attributes
-
-    def _attr(self, ino, kind, perm, size, mtime_ns, ctime_ns, ro, nlink=1, timeout=TIMEOUT):
-        a = pyfuse3.EntryAttributes()
-        a.st_ino = ino
-        a.st_mode = {FILE: stat.S_IFREG, DIR: stat.S_IFDIR, SYMLINK: stat.S_IFLNK}[kind] | (
-            perm & ~0o222 if ro and kind != SYMLINK else perm)
-        a.st_nlink = 2 if kind == DIR else nlink
-        a.st_uid, a.st_gid = self.uid, self.gid
-        a.st_size = size
-        self.sizes[ino] = size
-        a.st_blksize = 4096
-        a.st_blocks = (size + 511) // 512
-        a.st_atime_ns = a.st_mtime_ns = mtime_ns
-        a.st_ctime_ns = ctime_ns
-        a.entry_timeout = a.attr_timeout = timeout
-        return a
-
-    def _node_attr(self, n, ino=None):
-        st = self.states.get(n.id)
-        size = len(st.data) if st is not None and st.data is not None else n.size
-        mtime = st.mtime_ns if st is not None and st.dirty else n.mtime_ns
-        ro = self.scopes[n.store_id][1] != "rw"
-        return self._attr(ino or self.ino(n.id), n.kind, n.mode, size, mtime, max(n.ctime_ns, mtime), ro)
-
-    def _state_attr(self, st: FileState, ino=None):
-        ro = self.scopes[st.store.id][1] != "rw"
-        size = len(st.data) if st.data is not None else 0
-        return self._attr(ino or self.ino(st.node_id), st.kind, st.mode, size, st.mtime_ns, st.mtime_ns, ro,
-                          nlink=0 if st.unlinked else 1)
-
-    def _root_attr(self):
-        now = time.time_ns()
-        return self._attr(ROOT, DIR, 0o555, 0, now, now, True)
-
-    def _negative(self):
-        a = pyfuse3.EntryAttributes()
-        a.st_ino = 0
-        a.entry_timeout = TIMEOUT
-        return a
 
     # ------------------------------------------------------------------ lookup & attributes
 
@@ -456,7 +416,15 @@ class MemfsOps(FilesMixin, NamesMixin, CoherenceMixin, XattrsMixin, pyfuse3.Oper
     @handler
     async def mknod(self, parent_ino, name, mode, rdev, ctx):
         self._writable(self._dir_node(parent_ino).store_id)
-        fail(errno.EPERM)
+        if not stat.S_ISREG(mode):
+            fail(errno.EPERM)  # fifos, sockets, devices: a store holds files, directories and links
+        # a regular file (tar creates files with mknodat): as an empty file created and closed
+        fi, attr = await self._create(parent_ino, name, mode, os.O_CREAT | os.O_EXCL | os.O_WRONLY, ctx)
+        try:
+            await self._flush(fi.fh)
+        finally:
+            await self._release(fi.fh)
+        return await self.getattr(attr.st_ino, ctx)
 
     @handler
     async def unlink(self, parent_ino, name, ctx):

@@ -44,7 +44,10 @@ class RefusalsMixin:
         path, content = self._path(st), bytes(st.data)
         op = "create" if st.pending else "write"
         try:
-            await self.worker.run(lambda m: m.run_write_hooks(store, path, content, operation=op), group=False)
+            passed, note = await self.worker.run(lambda m: m.run_write_hooks(store, path, content, operation=op),
+                                                 group=False)
+            # passed as it is: a commit of these same bytes need not run the hooks again
+            st.hooked_sha = sha256(content) if passed == content and note is None else None
         except errors.HookRefused as e:
             await self._note_hook_refusal(store, path, e)
             await self._abandon(st)

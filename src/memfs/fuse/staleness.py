@@ -91,14 +91,14 @@ def open_check(*, dirty: bool, append_only: bool, truncated: bool, loaded: Optio
 
     A buffer already dirty must still build on the stored version (unless it only appends or
     replaces everything). A fresh rewrite must be based on the version stored now; appends go to
-    the current end and never conflict; a truncating open is judged later, at its first write
-    that differs from what is stored (identical content always succeeds)."""
+    the current end and never conflict (unless an if-match is armed); a truncating open is judged
+    later, at its first write that differs from what is stored (identical content always succeeds)."""
     if dirty:
         if not append_only and not truncated and current != loaded:
             return "changed by another session while open"
         return None
-    if truncating or append:
-        return None
+    if truncating or (append and not armed):
+        return None  # an armed append is judged now, like a rewrite: its commit would be refused
     if is_stale(armed, seen, current):
         return "stale: another session changed the file after this one read it"
     return None

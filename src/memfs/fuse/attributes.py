@@ -1,24 +1,72 @@
-"""Extended attributes of the mount: `user.memfs.*` (sha256, version, author, session, mtime:
-read-only and derived; `if-match`: an armed precondition for the next write of the file)."""
+"""Attributes as the kernel sees them: a node's stat attributes (with the cache lifetime), and the
+extended attributes `user.memfs.*` (sha256, version, author, session, mtime: read-only and
+derived; `if-match`: an armed precondition for the next write of the file)."""
 
 from __future__ import annotations
 
 import errno
+import stat
+import time
 
 import pyfuse3
 
 from ..config import fmt_time
-from ..store import DIR, sha256
+from ..store import DIR, FILE, SYMLINK, sha256
 from . import virtual
 from .handler import fail, handler
 
 ROOT = pyfuse3.ROOT_INODE
+TIMEOUT = 60.0            # entry/attr cache lifetime; the change feed invalidates earlier
 XATTRS = ("sha256", "version", "author", "session", "mtime")
 DIR_XATTRS = ("version", "author", "session", "mtime")
 
 
-class XattrsMixin:
-    """getxattr, listxattr, setxattr, removexattr (part of MemfsOps)."""
+class AttributesMixin:
+    """Stat attributes of nodes and open files; getxattr, listxattr, setxattr, removexattr (part
+    of MemfsOps)."""
+
+    # ------------------------------------------------------------------ attributes
+
+    def _attr(self, ino, kind, perm, size, mtime_ns, ctime_ns, ro, nlink=1, timeout=TIMEOUT):
+        a = pyfuse3.EntryAttributes()
+        a.st_ino = ino
+        a.st_mode = {FILE: stat.S_IFREG, DIR: stat.S_IFDIR, SYMLINK: stat.S_IFLNK}[kind] | (
+            perm & ~0o222 if ro and kind != SYMLINK else perm)
+        a.st_nlink = 2 if kind == DIR else nlink
+        a.st_uid, a.st_gid = self.uid, self.gid
+        a.st_size = size
+        self.sizes[ino] = size
+        a.st_blksize = 4096
+        a.st_blocks = (size + 511) // 512
+        a.st_atime_ns = a.st_mtime_ns = mtime_ns
+        a.st_ctime_ns = ctime_ns
+        a.entry_timeout = a.attr_timeout = timeout
+        return a
+
+    def _node_attr(self, n, ino=None):
+        st = self.states.get(n.id)
+        size = len(st.data) if st is not None and st.data is not None else n.size
+        mtime = st.mtime_ns if st is not None and st.dirty else n.mtime_ns
+        ro = self.scopes[n.store_id][1] != "rw"
+        return self._attr(ino or self.ino(n.id), n.kind, n.mode, size, mtime, max(n.ctime_ns, mtime), ro)
+
+    def _state_attr(self, st, ino=None):
+        ro = self.scopes[st.store.id][1] != "rw"
+        size = len(st.data) if st.data is not None else 0
+        return self._attr(ino or self.ino(st.node_id), st.kind, st.mode, size, st.mtime_ns, st.mtime_ns, ro,
+                          nlink=0 if st.unlinked else 1)
+
+    def _root_attr(self):
+        now = time.time_ns()
+        return self._attr(ROOT, DIR, 0o555, 0, now, now, True)
+
+    def _negative(self):
+        a = pyfuse3.EntryAttributes()
+        a.st_ino = 0
+        a.entry_timeout = TIMEOUT
+        return a
+
+    # ------------------------------------------------------------------ extended attributes
 
     @handler
     async def getxattr(self, ino, name, ctx):
@@ -102,4 +150,6 @@ class XattrsMixin:
             if self.armed.pop((n.store_id, n.path), None) is None:
                 fail(pyfuse3.ENOATTR)
             return
-        fail(errno.ENOTSUP if not name.startswith("user.memfs.") else errno.EROFS)
+        if name.startswith("user.memfs.") and name[len("user.memfs."):] in XATTRS:
+            return  # derived, as for setxattr: rsync -X removes what the source lacks
+        fail(errno.EOPNOTSUPP if not name.startswith("user.memfs.") else pyfuse3.ENOATTR)
