@@ -35,6 +35,7 @@ SETTINGS: dict = {
     "MEMFS_LEASE_SECONDS": (_number(float, "a positive number of seconds", 0.001), 5.0),
     "MEMFS_BUSY_TIMEOUT": (_number(float, "a number of seconds", 0), 10.0),
     "MEMFS_SYNC": (_choice("full", "normal", "extra"), "full"),
+    "MEMFS_READ_COUNTS": (_choice("1", "0"), "1"),  # 0: the mount does not count reads (the bench)
     "MEMFS_PG_POOL": (_number(int, "a number of connections (1 or more)", 1), 16),
     "MEMFS_DREAM_ENGINE": (_choice("local", "claude"), None),
     "MEMFS_DREAM_CONCURRENCY": (_number(int, "a number of parallel calls (1 or more)", 1), 4),

@@ -236,7 +236,8 @@ def test_real_executable_errors(tmp_path):
 
 BAD_SETTINGS = {"MEMFS_LEASE_SECONDS": "x", "MEMFS_BUSY_TIMEOUT": "ten", "MEMFS_SYNC": "fast", "MEMFS_PG_POOL": "0",
                 "MEMFS_DREAM_ENGINE": "gpt", "MEMFS_DREAM_CONCURRENCY": "1.5", "MEMFS_DREAM_BATCH_CHARS": "-3",
-                "MEMFS_DREAM_MAX_RETRIES": "many", "MEMFS_DREAM_RETRY_BASE": "nan"}
+                "MEMFS_DREAM_MAX_RETRIES": "many", "MEMFS_DREAM_RETRY_BASE": "nan",
+                "MEMFS_READ_COUNTS": "yes"}
 # read as plain strings: any value is a value
 STRING_SETTINGS = {"MEMFS_DB", "MEMFS_HOME", "MEMFS_AGENT", "MEMFS_SESSION", "MEMFS_DREAM_MODEL", "MEMFS_REPLICATE_KEY",
                    "MEMFS_HOOK_ID", "MEMFS_HOOK_STORE",  # these two are set for a hook, not read

@@ -23,7 +23,9 @@ def test_a_path_over_the_limit_is_refused_at_create(mnt, seeded):
     for i in range(3):
         deep = deep / ("e" * 200)
         os.mkdir(deep)
-    name = "f" * (1025 - len(str(deep)[len(str(mnt)):]) + 10)[:255]
+    rel = len(str(deep)) - len(str(mnt.path))  # the directory's path in the store
+    name = "f" * (1024 - rel - 1 + 10)           # a valid name, a path 10 bytes over the limit
+    assert len(name) <= 255
     assert errno_of(lambda: os.close(os.open(deep / name, os.O_CREAT | os.O_WRONLY))) == errno.ENAMETOOLONG
     p = bash(f"echo hi > {name}", str(deep))
     assert p.returncode == 1 and "File name too long" in p.stderr  # bash reports it: nothing silently lost
@@ -43,11 +45,11 @@ def test_rsync_with_xattrs_copies_into_the_mount(mnt, seeded, tmp_path):
     src.mkdir()
     (src / "a.md").write_text("a\n")
     mid = tmp_path / "mid"
-    p = subprocess.run(["rsync", "-aX", f"{mnt}/", f"{mid}/"], capture_output=True, text=True)
+    p = subprocess.run(["rsync", "-aX", f"{mnt.path}/", f"{mid}/"], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     (mnt / "b.md").write_text("b\n")
     for _ in range(2):  # the second run removes the attributes the source lacks: accepted, ignored
-        p = subprocess.run(["rsync", "-aX", f"{src}/", f"{mnt}/"], capture_output=True, text=True)
+        p = subprocess.run(["rsync", "-aX", f"{src}/", f"{mnt.path}/"], capture_output=True, text=True)
         assert p.returncode == 0, p.stderr
     assert stored(seeded, "/a.md") == b"a\n"
     os.removexattr(mnt / "a.md", "user.memfs.sha256")  # derived: removing it is a no-op
@@ -60,7 +62,7 @@ def test_tar_with_xattrs_extracts_into_the_mount(mnt, seeded, tmp_path):
     src.mkdir()
     (src / "t.md").write_text("from tar\n")
     subprocess.run(["tar", "--xattrs", "-cf", str(tmp_path / "a.tar"), "-C", str(src), "t.md"], check=True)
-    p = subprocess.run(["tar", "--xattrs", "-xf", str(tmp_path / "a.tar"), "-C", str(mnt)], capture_output=True,
+    p = subprocess.run(["tar", "--xattrs", "-xf", str(tmp_path / "a.tar"), "-C", mnt.path], capture_output=True,
                        text=True)
     assert p.returncode == 0, p.stderr
     assert stored(seeded, "/t.md") == b"from tar\n"

@@ -5,8 +5,9 @@ per read. Counting is a dict increment on the trio thread; a flush is one small 
 from __future__ import annotations
 
 import logging
-import os
 import time
+
+from .. import settings
 
 log = logging.getLogger("memfs.fuse")
 
@@ -19,7 +20,7 @@ class ReadCounter:
         self.every = every
         self.counts: dict[tuple[int, int], list] = {}  # (store id, node id) -> [count, last read]
         self.last_flush = time.monotonic()
-        if os.environ.get("MEMFS_READ_COUNTS", "1") == "0":  # off: for the bench's comparison
+        if settings.get("MEMFS_READ_COUNTS") == "0":  # off: for the bench's comparison
             self.note = lambda store_id, node_id: None
 
     def note(self, store_id: int, node_id: int) -> None:
