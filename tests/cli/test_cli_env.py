@@ -240,8 +240,7 @@ BAD_SETTINGS = {"MEMFS_LEASE_SECONDS": "x", "MEMFS_BUSY_TIMEOUT": "ten", "MEMFS_
                 "MEMFS_READ_COUNTS": "yes"}
 # read as plain strings: any value is a value
 STRING_SETTINGS = {"MEMFS_DB", "MEMFS_HOME", "MEMFS_AGENT", "MEMFS_SESSION", "MEMFS_DREAM_MODEL", "MEMFS_REPLICATE_KEY",
-                   "MEMFS_HOOK_ID", "MEMFS_HOOK_STORE",  # these two are set for a hook, not read
-                   "MEMFS_READ_COUNTS"}  # "0" turns the mount's read counting off (the bench), anything else on
+                   "MEMFS_HOOK_ID", "MEMFS_HOOK_STORE"}  # the last two are set for a hook, not read
 
 
 def test_every_setting_read_from_the_environment_is_checked():
