@@ -85,7 +85,8 @@ class MemfsOps(FilesMixin, NamesMixin, CoherenceMixin, pyfuse3.Operations):
                  owner: Optional[str] = None, open_store: Optional[Callable[[], Memfs]] = None):
         super().__init__()
         # the store calls that may wait run here, on their own connection (see fuse/worker.py)
-        self.worker = Worker(open_store or (lambda: Memfs(m.db.url, identity=m.identity)))
+        self.worker = Worker(open_store or (lambda: Memfs(m.db.url, identity=m.identity)),
+                             on_abort=lambda: self.own_revs.clear())
         self.nslock = trio.Lock()  # namespace changes (create, mkdir, rename, unlink...) one at a time
         self.refusals: dict = {}   # (store, path, base, hash) -> (conflict id, when): recent refusals
         self.fired: set = set()    # armed if-matches that refused a write (see files._read)
