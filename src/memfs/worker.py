@@ -56,8 +56,12 @@ class _Fire(_Job):
 class Worker:
     """One thread, one store connection (`open_store()` makes it, in the thread), jobs in order."""
 
-    def __init__(self, open_store: Callable[[], Any], name: str = "memfs-worker", lock=None):
+    def __init__(self, open_store: Callable[[], Any], name: str = "memfs-worker", lock=None,
+                 on_abort: Optional[Callable[[], None]] = None):
         self._open = open_store
+        # called (in the worker) when a transaction whose jobs had succeeded failed to commit:
+        # what they noted as written (the mount's own revisions) did not happen after all
+        self._on_abort = on_abort or (lambda: None)
         self._lock = lock  # held around each transaction (the HTTP server's writers' lock)
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
@@ -178,12 +182,16 @@ class Worker:
             return
         if len(jobs) == 1:
             job = jobs[0]
+            done = False
             try:
                 with self.store.atomic():
                     r = job.fn(self.store)
+                    done = True
             except RunAlone:
                 return self._alone(job)
             except BaseException as e:
+                if done:
+                    self._on_abort()
                 return job.finish(exc=e)
             self.batches += 1
             return job.finish(r)
@@ -200,6 +208,7 @@ class Worker:
                     except Exception as e:
                         outcomes.append((job, None, e))
         except BaseException as e:  # the commit itself failed (disk full...): nothing landed
+            self._on_abort()
             for job, _, _ in outcomes:
                 job.finish(exc=e)
             for job in alone:

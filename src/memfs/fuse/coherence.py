@@ -55,6 +55,15 @@ class CoherenceMixin:
                 if v == version:
                     continue
                 version = v
+                # this mount's own commits come from its worker's connection, so they change the
+                # data version too: when every revision since the cursor is its own, nothing is
+                # read back and the directory cache stays
+                head = self.m.head()
+                mine = [i for i in tuple(self.own_revs) if self.cursor < i <= head]
+                if len(mine) == head - self.cursor:
+                    self.own_revs.difference_update(mine)
+                    self.cursor = head
+                    continue
                 self._dirs.clear()  # another connection wrote: a directory's mtime may have changed too
                 for r in self.m.changes(after=self.cursor, limit=100000):
                     self.cursor = r.id

@@ -55,7 +55,7 @@ class MemfsOps(FilesMixin, NamesMixin, CoherenceMixin, AttributesMixin, pyfuse3.
                  owner: Optional[str] = None, open_store: Optional[Callable[[], Memfs]] = None):
         super().__init__()
         # the store calls that may wait run here, on their own connection (see memfs/worker.py)
-        self.worker = Worker(open_store or m.reopen)
+        self.worker = Worker(open_store or m.reopen, on_abort=lambda: self.own_revs.clear())
         self.nslock = trio.Lock()  # namespace changes (create, mkdir, rename, unlink...) one at a time
         self.refusals: dict = {}   # (store, path, base, hash) -> (conflict id, when): recent refusals
         self.fired: set = set()    # armed if-matches that refused a write (see files._read)
