@@ -254,11 +254,7 @@ class FilesMixin(RefusalsMixin):
             # waits for this commit (see settled), as it did when commits ran on the loop
             st.releasing = trio.Event()
             try:
-                async with st.lock:
-                    if st.dirty:
-                        await self._commit(st)
-            except pyfuse3.FUSEError as e:
-                log.warning("could not commit %s on release: %s", st.name, os.strerror(e.errno))
+                await self._commit_unheard(st, "on release", lambda st: st.dirty)
             finally:
                 st.releasing.set()
                 st.releasing = None
@@ -477,6 +473,17 @@ class FilesMixin(RefusalsMixin):
         elif content is not None:
             self._blobs[r.node.sha256] = content
 
+    async def _commit_unheard(self, st: FileState, when: str, still):
+        """A commit no caller hears of (the last release, unmount, a scratch file's grace period):
+        taken under the file's lock if `still(st)` holds then; a refusal or failure is logged."""
+        try:
+            async with st.lock:
+                if still(st):
+                    await self._commit(st)
+        except (pyfuse3.FUSEError, errors.MemfsError) as e:
+            why = os.strerror(e.errno) if isinstance(e, pyfuse3.FUSEError) else e.message
+            log.warning("could not commit %s %s: %s", st.name, when, why)
+
     def _detach(self, st: FileState):
         if st.data is None:
             n = self.m.node(st.node_id)
@@ -528,11 +535,7 @@ class FilesMixin(RefusalsMixin):
                 continue
             st.scratch = False
             try:
-                async with st.lock:
-                    if st.dirty or st.pending:
-                        await self._commit(st)
-            except pyfuse3.FUSEError as e:
-                log.warning("could not commit %s at unmount: %s", st.name, os.strerror(e.errno))
+                await self._commit_unheard(st, "at unmount", lambda st: st.dirty or st.pending)
             except Exception:
                 log.exception("could not commit %s at unmount", st.name)
         await self.record_hook_refusals()
@@ -544,12 +547,7 @@ class FilesMixin(RefusalsMixin):
         for st in list(self.pending.values()):
             if st.scratch and st.opens == 0 and now - st.released_at > self.SCRATCH_GRACE:
                 st.scratch = False
-                try:
-                    async with st.lock:
-                        if st.pending:
-                            await self._commit(st)
-                except pyfuse3.FUSEError as e:
-                    log.warning("could not commit scratch file %s: %s", st.name, os.strerror(e.errno))
+                await self._commit_unheard(st, "(a scratch file left alone)", lambda st: st.pending)
 
 
 def _own(own_revs: set, result):
