@@ -410,8 +410,10 @@ class FilesMixin(RefusalsMixin):
                 raise errors.PreconditionFailed(e.reason) from None
             if how == "append":
                 appended = bytes(st.appended)
+                # wait=False: a lease is waited out here, on trio (_store_call), not in the worker
                 r = await self._store_call(lambda m: _hooked(own, lambda: m.append(
-                    store, path, appended, mode=st.mode, opts=WriteOptions(mtime_ns=mtime))), wait_lease=True)
+                    store, path, appended, mode=st.mode, opts=WriteOptions(mtime_ns=mtime, wait=False))),
+                    wait_lease=True)
                 content = None
             else:
                 nid = st.node_id if st.pending else None
