@@ -155,14 +155,28 @@ def fails(memfs_cli):
     return run
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test that mounted shows the end of each daemon's log (refusals are logged with
+    their reason): a flake under load can then be read, not guessed."""
+    outcome = yield
+    rep = outcome.get_result()
+    mounts = getattr(item, "memfs_mounts", None)
+    if rep.when == "call" and rep.failed and mounts:
+        for m in mounts:
+            tail = "\n".join(m.log_text().splitlines()[-40:])
+            rep.sections.append((f"mount log {m.path.name} (last 40 lines)", tail))
+
+
 @pytest.fixture
-def mounter(db_path, tmp_path):
+def mounter(db_path, tmp_path, request):
     """mounter('team-sre=rw', 'org=ro', agent='a1', session='s1', extra=('--at', '5')) -> Mount (a live mount). Skips the
     test where FUSE is unusable. Fails the test if a daemon logged an error, unless the test set
     `mounter.allow_errors = True` (fault injection)."""
     if not fuse_usable():
         pytest.skip("FUSE is not usable here (/dev/fuse, fusermount3)")
     mounts: list[Mount] = []
+    request.node.memfs_mounts = mounts
 
     def mount(*stores, agent="agent-1", session=None, name=None, prefix=(), extra=()):
         mp = tmp_path / (name or f"mnt{len(mounts)}")

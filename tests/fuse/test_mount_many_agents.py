@@ -369,6 +369,24 @@ def test_one_refused_rename_gives_one_conflict_record(alice_long_lease, seeded, 
     assert {c.agent for c in conflicts_of(seeded)} == {"bob"}
 
 
+def test_a_refusal_the_tool_saw_stays_recorded_when_it_retries_the_same_bytes(alice_long_lease, seeded, editor):
+    """A write() refused with ESTALE reached the tool (the kernel never retries a write): when the
+    agent then writes the very same bytes and they land, its refusal stays in the conflicts
+    record. (Found by the convergence torture: the kernel-retry filter for renames also withdrew
+    these, so a refusal an agent reported was missing from .memfs/conflicts/.)"""
+    a, b = alice_long_lease
+    (a / "f.md").write_text("v1\n")
+    editor.open(a / "f.md", "O_WRONLY", "A")  # alice holds the file until she closes it
+    assert errno_of(lambda: (b / "f.md").write_bytes(b"bob's notes\n")) == errno.ESTALE
+    assert editor.close() is None
+    assert stored(seeded, "/f.md") == b"A1\n"
+    # bob never read the file: his blind rewrite of the same bytes is not stale, and lands
+    assert errno_of(lambda: (b / "f.md").write_bytes(b"bob's notes\n")) is None
+    assert stored(seeded, "/f.md") == b"bob's notes\n"
+    recorded = [c for c in conflicts_of(seeded, "/f.md") if c.agent == "bob"]
+    assert len(recorded) == 1 and recorded[0].sha256 == sha(b"bob's notes\n"), recorded
+
+
 def test_listing_5000_conflicts_takes_under_a_second(seeded, mounter):
     """(4) Listing .memfs/conflicts/ looked every entry up in the whole list (quadratic: minutes
     for a few thousand). The listing runs in a child process, so that a hang fails the test."""

@@ -36,6 +36,7 @@ from .files import FileState, FilesMixin, Handle, _own
 from .handler import fail, handler
 from .lastknown import LastKnown
 from .reads import ReadCounter
+from .refusals import kernel_retries
 from .scratch import is_scratch
 from .attributes import AttributesMixin
 from ..worker import Worker
@@ -475,6 +476,10 @@ class MemfsOps(FilesMixin, NamesMixin, CoherenceMixin, AttributesMixin, pyfuse3.
         if dold.store_id != dnew.store_id:
             fail(errno.EXDEV)
         name_old, name_new = paths.check_name(name_old), self._new_name(dnew, name_new)
+        with kernel_retries():
+            return await self._rename_locked(store, dold, name_old, dnew, name_new, noreplace)
+
+    async def _rename_locked(self, store, dold, name_old, dnew, name_new, noreplace):
         async with self.nslock:
             src = self.pending.get((dold.id, name_old))
             n = None if src is not None else self._child(dold.id, name_old)
@@ -488,11 +493,13 @@ class MemfsOps(FilesMixin, NamesMixin, CoherenceMixin, AttributesMixin, pyfuse3.
 
     @handler
     async def create(self, parent_ino, name, mode, flags, ctx):
-        return await self._create(parent_ino, name, mode, flags, ctx)
+        with kernel_retries():
+            return await self._create(parent_ino, name, mode, flags, ctx)
 
     @handler
     async def open(self, ino, flags, ctx):
-        return await self._open(ino, flags, ctx)
+        with kernel_retries():
+            return await self._open(ino, flags, ctx)
 
     @handler
     async def read(self, fh, off, size):

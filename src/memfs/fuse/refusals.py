@@ -1,10 +1,12 @@
 """Refused writes on the mount: a stale write (ESTALE) or one a write hook refused (EACCES), each
 recorded once in the store's conflicts (`.memfs/conflicts/`), a hook's refusal without its content;
-the kernel's retry of a refused request is not a second refusal (and withdraws the first when it
-lands)."""
+the kernel's retry of a refused open or rename is not a second refusal (and withdraws the first
+when it lands)."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import errno
 import logging
 import time
@@ -19,6 +21,21 @@ log = logging.getLogger("memfs.fuse")
 
 RETRY_WINDOW = 2.0   # the kernel's retry of a refused request comes within this (seconds)
 HOOK_TTL = 1.0       # how long the mount trusts its answer to "does this store have write hooks"
+
+# Set while serving a request the kernel itself retries when it fails with ESTALE (a path lookup
+# retried with LOOKUP_REVAL: open, rename). A refusal of write() or close() reaches the tool,
+# which may try the very same bytes again: that is a second refusal, and neither is withdrawn.
+_KERNEL_RETRIES = contextvars.ContextVar("memfs_kernel_retries", default=False)
+
+
+@contextlib.contextmanager
+def kernel_retries():
+    """Mark the request being served as one the kernel retries once on ESTALE."""
+    token = _KERNEL_RETRIES.set(True)
+    try:
+        yield
+    finally:
+        _KERNEL_RETRIES.reset(token)
 
 
 def fail(code):
@@ -68,7 +85,7 @@ class RefusalsMixin:
             content = (content or b"") + bytes(incoming)
         if (store.id, path) in self.armed:
             self.fired.add((store.id, path))
-        log.info("refused write to %s: %s", path, reason)
+        log.info("refused write to %s: %s (basis %s)", path, reason, (base or "none")[:12])
         if st is not None and not st.pending:
             self._drop_lease(st)
             self._invalidate_later(self.ino(st.node_id))
@@ -80,13 +97,15 @@ class RefusalsMixin:
         fail(errno.ESTALE)
 
     async def _record_refusal(self, store, path, content, base, reason):
-        """The kernel retries a refused request once (ESTALE): the same refusal twice is one
-        record, and one whose retry then landed is withdrawn at that landing (see _landed)."""
+        """The kernel retries a refused open or rename once (ESTALE): the same refusal twice is
+        one record, and one whose retry then landed is withdrawn at that landing (see _landed).
+        Other refusals reached the tool: each is recorded and stays."""
+        retried = _KERNEL_RETRIES.get()
         digest = None if content is None else sha256(content)
         key = (store.id, path, base, digest)
         now = time.monotonic()
         hit = self.refusals.get(key)
-        if hit is not None and now - hit[1] < RETRY_WINDOW:
+        if retried and hit is not None and now - hit[1] < RETRY_WINDOW:
             return
         try:
             c = await self.worker.run(lambda m: m.record_conflict(store, path, content, base_sha256=base,
@@ -94,14 +113,15 @@ class RefusalsMixin:
         except errors.MemfsError as e:
             log.error("could not record the conflict on %s: %s", path, e)
             return
-        if len(self.refusals) > 1000:
-            self.refusals.clear()
-        self.refusals[key] = (c.id, now)
         self.stats["conflicts"] += 1
+        if retried:
+            if len(self.refusals) > 1000:
+                self.refusals.clear()
+            self.refusals[key] = (c.id, now)
 
     async def _landed(self, store, path, digest):
-        """A write of `path` landed: a refusal of the same content moments ago was the kernel's
-        first try of this very request, not a refusal."""
+        """A write of `path` landed: a refusal of the same content moments ago, in a request the
+        kernel retries, was the kernel's first try of this very request, not a refusal."""
         now = time.monotonic()
         for key in [k for k, (_, at) in self.refusals.items()
                     if k[0] == store.id and k[1] == path and k[3] == digest and now - at < RETRY_WINDOW]:
