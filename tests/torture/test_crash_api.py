@@ -14,9 +14,14 @@ import time
 
 from memfs import Identity, Memfs
 from memfs.store import sha256
-from mounting import MEMFS
+from mounting import MEMFS, wait_for
 
 ROUNDS = int(os.environ.get("MEMFS_TORTURE_ROUNDS", "12")) // 2 or 1
+
+
+def port_open(port):
+    with socket.socket() as sk:
+        return sk.connect_ex(("127.0.0.1", port)) == 0
 
 
 def free_port():
@@ -80,7 +85,10 @@ def test_kill_9_the_api_server_mid_write(db_path, record):
         for _ in range(ROUNDS):
             srv = subprocess.Popen([*MEMFS, "--db", db_path, "serve", "--port", str(port), "--log-level", "warning"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(0.6, 1.5))
+            # killed a random while after it answers (not after it starts: on a loaded machine a
+            # server can take longer to start than the window, and no write would be in flight)
+            assert wait_for(lambda: port_open(port), timeout=30), "memfs serve did not start"
+            time.sleep(rng.uniform(0.3, 1.0))
             srv.send_signal(signal.SIGKILL)
             srv.wait()
             kills += 1

@@ -47,10 +47,13 @@ class CoherenceMixin:
                 while self.invalidate_soon:
                     ino = self.invalidate_soon.pop()
                     self.cached.pop(ino, None)  # see _invalidate
+                    self.invalidating.add(ino)
                     try:
                         await trio.to_thread.run_sync(pyfuse3.invalidate_inode, ino)
                     except OSError:
                         pass
+                    finally:
+                        self.invalidating.discard(ino)
                 v = self.m.data_version()
                 if v == version:
                     continue
@@ -114,6 +117,14 @@ class CoherenceMixin:
 
     def _invalidate_later(self, ino: int):
         """Drop the kernel's cached pages and attributes of an inode, outside the current request
-        (invalidating from inside one can deadlock)."""
+        (invalidating from inside one can deadlock). Until that is done, an open of the inode
+        drops its pages itself (`pages_trusted`)."""
         self.invalidate_soon.add(ino)
         self.wake.set()
+
+    def pages_trusted(self, ino: int) -> bool:
+        """Whether an open may keep the kernel's pages of `ino`: not while they are to be dropped.
+        (A page filled by a read judged a blend would otherwise be served to the next open as if
+        it were whole, without the read reaching the mount: the session's `seen` stays "blend",
+        and its next rewrite is refused although the agent read the current version.)"""
+        return ino not in self.invalidate_soon and ino not in self.invalidating

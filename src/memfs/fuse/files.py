@@ -129,8 +129,9 @@ class FilesMixin(RefusalsMixin):
             self.reads.note(st.store.id, st.node_id)  # reads are known (fuse/reads.py)
         fh = self._next_fh()
         # keep_cache: this handle may be served the kernel's pages of the version it holds
-        h = Handle(st, bool(flags & os.O_APPEND), writable, truncating, read_sha=self.cached.get(ino),
-                   changed=truncating)
+        keep = self.pages_trusted(ino)
+        h = Handle(st, bool(flags & os.O_APPEND), writable, truncating,
+                   read_sha=self.cached.get(ino) if keep else None, changed=truncating)
         self.handles[fh] = h
         if truncating:
             try:
@@ -145,7 +146,7 @@ class FilesMixin(RefusalsMixin):
                 self.handles.pop(fh, None)
                 self._closed(st)
                 raise
-        return pyfuse3.FileInfo(fh=fh, keep_cache=True)
+        return pyfuse3.FileInfo(fh=fh, keep_cache=keep)
 
     async def _read(self, fh, off, size):
         h = self.handles.get(fh)

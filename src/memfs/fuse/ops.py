@@ -92,6 +92,7 @@ class MemfsOps(FilesMixin, NamesMixin, CoherenceMixin, AttributesMixin, pyfuse3.
         self.stats = {"commits": 0, "conflicts": 0}
         self.requests: dict[str, int] = {}  # FUSE requests by type, logged at unmount
         self.invalidate_soon: set[int] = set()  # inodes whose kernel cache must go, outside a request
+        self.invalidating: set[int] = set()     # ... and those whose invalidation is under way
         self.wake = trio.Event()                # wakes the change follower early
         self.sizes: dict[int, int] = {}          # inode -> the size the kernel was last told
         self.cached: dict[int, str] = {}         # inode -> the version whose pages the kernel may hold
