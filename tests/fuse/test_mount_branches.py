@@ -140,8 +140,8 @@ def test_a_killed_time_travel_mount_leaves_no_copy_behind(sre, mounter, cli):
     assert d.returncode == 1, d.stdout
     assert f"PROBLEM stale_snapshot: {ref} is the time-travel copy of a mount that is gone" in d.stdout
     u = cli("umount", str(mnt.path))
-    assert u.stdout.strip() == f"unmounted {mnt.path}" and u.stderr.strip() == (
-        f"removed {ref}, the time-travel copy of a mount that is gone")
+    assert u.stdout.splitlines() == [f"unmounted {mnt.path}",
+                                     f"removed {ref}, the time-travel copy of a mount that is gone"]
     assert copies() == [] and cli("doctor", "--no-read-data").returncode == 0
     # the next mount of anything removes it
     _, ref = killed("then2")

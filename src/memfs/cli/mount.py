@@ -100,7 +100,7 @@ def _drop_stale(c):
     """Time-travel copies whose mount was killed (SIGKILL) go at the next mount or unmount."""
     try:
         for b in c.m.drop_stale_snapshots():
-            click.echo(f"removed {b.ref}, the time-travel copy of a mount that is gone", err=True)
+            click.echo(f"removed {b.ref}, the time-travel copy of a mount that is gone")
     except errors.Unavailable:  # unmounting works while the database is unreachable
         pass
 

@@ -36,7 +36,7 @@ def replicate(c, target, stores, once, key):
     kids = [b.ref for b in c.m.branches() if not stores or b.parent.name in stores or b.parent.uid in stores]
     if kids:
         click.echo(f"not replicated: {len(kids)} branches ({', '.join(kids[:5])}{', ...' if len(kids) > 5 else ''}); "
-                   "a branch's changes replicate once merged", err=True)
+                   "a branch's changes replicate once merged")
 
 
 @click.command("export")
