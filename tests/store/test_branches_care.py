@@ -152,10 +152,13 @@ def test_renaming_a_store_renames_its_branches(m, store, unchanged):
     # a branch is renamed within its store only (its name says where it merges)
     m.update_store("sre@try-1", name="sre@try-2")
     assert m.branch("sre", "try-2").ref == "sre@try-2" and m.get_store("sre@try-2@deeper")
+    m.create_branch("sre", "taken")
     with unchanged():
         for bad in ("other", "sre@bad name", "ops@try-2"):
             with pytest.raises(errors.InvalidName):
                 m.update_store("sre@try-2", name=bad)
+        with pytest.raises(errors.AlreadyExists):
+            m.update_store("sre@try-2", name="sre@taken")
     assert m.doctor().ok
 
 

@@ -137,22 +137,24 @@ class StoresMixin:
         """Check a new name, and rename the store's branches with it ("OLD@b" -> "NEW@b", their
         own branches too) in the same transaction. A branch is renamed only within its store
         ("STORE@NEW", a valid branch name), so that its name keeps saying where it merges."""
-        row = tx.one("SELECT parent_id, branch FROM stores WHERE id = ?", (store.id,))
+        row = tx.one("SELECT name, parent_id FROM stores WHERE id = ?", (store.id,))
+        branch = None
         if row["parent_id"] is not None:
             parent = tx.scalar("SELECT name FROM stores WHERE id = ?", (row["parent_id"],))
-            new = name[len(parent) + 1:] if name.startswith(parent + "@") else None
-            if new is None or not BRANCH_NAME.match(new):
-                raise errors.InvalidName(f"{store.name!r} is a branch of {parent!r}: it can only be renamed to "
+            branch = name[len(parent) + 1:] if name.startswith(parent + "@") else None
+            if branch is None or not BRANCH_NAME.match(branch):
+                raise errors.InvalidName(f"{row['name']!r} is a branch of {parent!r}: it can only be renamed to "
                                          f"{parent}@NEWNAME (1-64 letters, digits, '.', '_' or '-')")
-            tx.run("UPDATE stores SET branch = ? WHERE id = ?", (new, store.id))
-        renames = [(store.id, name)] + [(sid, name + old[len(store.name):])
+        renames = [(store.id, name)] + [(sid, name + old[len(row["name"]):])
                                         for sid, old in self._descendants(tx, store.id, names=True)]
         ids = [sid for sid, _ in renames]
         for sid, new in renames:
             if tx.one(f"SELECT 1 FROM stores WHERE name = ? AND id NOT IN ({', '.join('?' * len(ids))})", (new, *ids)):
                 raise errors.AlreadyExists(f"a store named {new!r} already exists"
-                                           + (f" (renaming {store.name!r} renames its branches too)" if sid != store.id
-                                              else ""))
+                                           + (f" (renaming {row['name']!r} renames its branches too)"
+                                              if sid != store.id else ""))
+        if branch is not None:
+            tx.run("UPDATE stores SET branch = ? WHERE id = ?", (branch, store.id))
         now = time.time()
         # two steps, so that no name is held twice on the way (names are unique): first a
         # passing name each, then the new ones
