@@ -8,6 +8,12 @@ written in the transaction of each replayed revision, so a replicator killed at 
 resumes where the target says, with no revision twice and none missing. Each replayed revision
 also records its origin ("SOURCE_DATABASE_ID:REVISION"), unique in the target.
 
+Branches (memfs branch) are not replicated: a branch is work aside that lands in its store by a
+merge, and the merge's revisions are replicated like any other. A branch's state (its base, its
+link to the store, merged or discarded) is not in the change feed, and a branch carried as a plain
+store would be a different thing on the target. Naming a branch in `stores` is refused; `memfs
+export STORE@NAME` copies one, and `memfs migrate` moves a whole database with its branches.
+
 Export formats (version 1), both read back by `import_file`:
 - jsonl: a `memfs_export` header (format version, source database id, the store), then `blob`
   records (base64, each before the first revision that needs it) and `revision` records in
@@ -32,7 +38,6 @@ import urllib.request
 from typing import Callable, Iterable, Optional
 
 from . import errors
-from .store import SNAPSHOT_PREFIX
 from .store import DIR, FILE, SYMLINK, Memfs, Revision, sha256
 
 FORMAT_VERSION = 1
@@ -51,6 +56,7 @@ def store_info(s) -> dict:
 def rev_record(r: Revision) -> dict:
     d = r.to_dict()
     d.pop("store_name", None)
+    d.pop("merged_from_store", None)
     return d
 
 
@@ -163,7 +169,14 @@ def replicate(source: Memfs, target, *, stores: Iterable[str] = (), once: bool =
     src_id = source.database_id()
     if target.database_id() == src_id:
         raise errors.InvalidInput("the target is the source database itself")
+    for n in stores:
+        parent = source.branch_parent(n)
+        if parent is not None:
+            raise errors.InvalidInput(f"{source.get_store(n).name} is a branch of {parent.name}: branches are not "
+                                      f"replicated (merge it into {parent.name}, whose revisions are; or copy it "
+                                      f"with memfs export)")
     wanted = {source.get_store(n).id: source.get_store(n).name for n in stores} if stores else None
+    branch = {}  # store id -> is it a branch (which never changes)
     key = src_id if wanted is None else src_id + "?stores=" + ",".join(sorted(wanted.values()))
     cursor, total = target.cursor(key), 0
     while not should_stop():
@@ -173,7 +186,9 @@ def replicate(source: Memfs, target, *, stores: Iterable[str] = (), once: bool =
             for r in revs:
                 if wanted is not None and r.store_id not in wanted:
                     continue
-                if "@" + SNAPSHOT_PREFIX in (r.store_name or ""):  # a time-travel mount's passing copy
+                if r.store_id not in branch:
+                    branch[r.store_id] = source.branch_parent(r.store_id) is not None
+                if branch[r.store_id]:  # a branch or a time-travel copy (see the module's doc)
                     continue
                 if r.store_id not in infos:
                     infos[r.store_id] = store_info(source.get_store(r.store_id))

@@ -79,3 +79,26 @@ def test_bad_input(ok, fails, sre, db_path):
     fails(3, "mount", "/tmp", "--store", "team-sre@nope")
     with Memfs(db_path) as m:
         assert m.head() == head
+
+
+def test_log_shows_what_a_merge_brought_in(ok, sre):
+    r = ok("put", "team-sre@try-1:/notes.md", input="a\nb\nc\nd\n")
+    src = int(r.output.split(" revision ")[1].split()[0])
+    ok("branch", "merge", "team-sre@try-1")
+    line = ok("log", "team-sre", "-n", "1").output
+    assert f"merged from team-sre@try-1 revision {src}  (merge team-sre@try-1)" in line
+    rec = json.loads(ok("log", "team-sre", "-n", "1", "--json").output)[0]
+    assert (rec["merged_from"], rec["merged_from_store"]) == (src, "team-sre@try-1")
+    assert f"merged from team-sre@try-1 revision {src}" in ok("show", str(rec["id"])).output
+    older = json.loads(ok("log", "team-sre", "--json").output)[-1]
+    assert older["merged_from"] is None and "merged from" not in ok("log", "team-sre", "-n", "2").output.splitlines()[1]
+
+
+def test_renaming_a_store_renames_its_branches(ok, fails, sre):
+    ok("branch", "create", "team-sre", "try-2")
+    r = ok("store", "rename", "team-sre", "sre")
+    assert r.output == "renamed store team-sre to sre; its branches follow: sre@try-1, sre@try-2\n"
+    assert ok("cat", "sre@try-1:/notes.md").output == "a\nb\nc\n"
+    ok("store", "create", "ops@try-1")
+    fails(4, "store", "rename", "sre", "ops")
+    assert [b["ref"] for b in json.loads(ok("branch", "ls", "sre", "--json").output)] == ["sre@try-1", "sre@try-2"]

@@ -111,3 +111,47 @@ def test_time_travel_before_the_store_existed_is_refused(sre, cli, tmp_path):
     with Memfs(db) as m:
         assert len(m.branches("team-sre", include_snapshots=True)) == 1
     assert subprocess.run(["mountpoint", "-q", str(mp)]).returncode != 0
+
+
+def test_a_killed_time_travel_mount_leaves_no_copy_behind(sre, mounter, cli):
+    """A time-travel mount's hidden copy goes with its mount; when the daemon is killed with
+    SIGKILL it cannot, and the next `memfs umount`, `memfs mount` or `memfs doctor --fix` does."""
+    import signal
+
+    from memfs.proc import pid_alive
+    from mounting import wait_for
+
+    db, old = sre
+
+    def copies():
+        with Memfs(db) as m:
+            return [b.ref for b in m.branches("team-sre", include_snapshots=True) if b.status == "snapshot"]
+
+    def killed(name):
+        mnt = mounter("team-sre", agent="alice", name=name, extra=("--at", str(old)))
+        (ref,) = copies()
+        os.kill(mnt.pid, signal.SIGKILL)
+        assert wait_for(lambda: not pid_alive(mnt.pid), 10)
+        assert copies() == [ref]  # left behind
+        return mnt, ref
+
+    mnt, ref = killed("then1")
+    d = cli("doctor", "--no-read-data", check=False)
+    assert d.returncode == 1, d.stdout
+    assert f"PROBLEM stale_snapshot: {ref} is the time-travel copy of a mount that is gone" in d.stdout
+    u = cli("umount", str(mnt.path))
+    assert u.stdout.splitlines() == [f"unmounted {mnt.path}",
+                                     f"removed {ref}, the time-travel copy of a mount that is gone"]
+    assert copies() == [] and cli("doctor", "--no-read-data").returncode == 0
+    # the next mount of anything removes it
+    _, ref = killed("then2")
+    live = mounter("team-sre=rw", agent="bob", name="live")
+    assert copies() == [] and (live / "notes.md").read_text() == "v2\n"
+    # and so does doctor --fix, which then finds nothing wrong
+    _, ref = killed("then3")
+    d = cli("doctor", "--no-read-data", "--fix")
+    assert d.stdout.splitlines()[0] == f"removed {ref}, the time-travel copy of a mount that is gone"
+    assert d.stdout.splitlines()[-1] == "ok" and copies() == []
+    with Memfs(db) as m:
+        assert [b.name for b in m.branches("team-sre", include_snapshots=True)] == ["try-1"]
+        assert not [s for s in m.sessions(active=True) if s.stores.get(ref)]

@@ -36,6 +36,10 @@ def test_branch_life_cycle_over_http(server, m, store, admin):
     assert out["applied"] and len(out["revisions"]) == 1
     assert m.read(store, "/notes.md") == b"store\na\nb\nc\nbranch\n"
     assert m.revision(out["revisions"][0]).api_key_id is not None
+    # the merge's version names the branch version it brought in
+    v = call(server, "GET", f"/v1/memory_stores/{store.uid}/memory_versions/memver_{out['revisions'][0]}", key=ro)
+    src = m.history("team-sre@try-1", "/notes.md")[0]
+    assert v["merged_from_version_id"] == f"memver_{src.id}"  # (line-merged: its content is the merge's)
 
 
 def test_conflict_resolution_discard_and_scope(server, m, store, admin):

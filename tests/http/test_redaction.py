@@ -177,3 +177,56 @@ def test_redacting_through_the_api_in_an_archived_store(sdk, m):
     ms.archive(s.id)
     assert ms.memory_versions.redact(old.id, memory_store_id=s.id).redacted_at is not None
     assert m.doctor().ok
+
+
+@pytest.mark.sqlite_only  # reads the database file's bytes
+def test_redaction_reaches_the_branches_and_leaves_no_copy(m, store, db_path, memfs_cli):
+    """A secret written to the store, a branch made, the secret overwritten in both: redacting
+    the store's revision blanks the branch's copy too, and no byte of it stays in the file."""
+    w = m.write(store, "/notes.md", f"token {SECRET}\n".encode()).revision
+    b = m.create_branch(store, "try-1")
+    m.write(store, "/notes.md", b"clean\n")
+    m.write(b.store, "/notes.md", b"clean on the branch\n")
+    assert SECRET.encode() in raw_bytes(db_path)  # the check below can fail
+    copy = m.history(b.store, "/notes.md")[-1]
+    r = memfs_cli("redact", str(w.id), "--vacuum")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines() == [f"redacted revision {w.id} (team-sre:/notes.md)",
+                                     f"redacted revision {copy.id} (team-sre@try-1:/notes.md), its copy in a branch",
+                                     "database file rebuilt"]
+    assert SECRET.encode() not in raw_bytes(db_path)
+    hist = m.history("team-sre@try-1", "/notes.md")
+    assert [(x.id, x.redacted_at is not None, x.sha256) for x in hist][-1] == (copy.id, True, None)
+    assert m.read(b.store, "/notes.md") == b"clean on the branch\n" and m.doctor().ok
+    # a pattern, on a store whose branch was merged and whose merged branch still shows the secret
+    m.write(b.store, "/new.md", f"new {SECRET}\n".encode())
+    m.merge_branch(b.ref, take="ours")
+    m.write(store, "/new.md", b"clean\n")
+    r = memfs_cli("redact", "--store", "team-sre", "--pattern", SECRET)
+    assert r.exit_code == errors.CurrentVersion.exit_code
+    assert r.stdout.splitlines()[-1] == "1 revisions redacted, 0 refused writes blanked, 0 blobs removed (in " \
+                                        "team-sre and its 1 branches)"
+    err = r.stderr.splitlines()
+    assert len(err) == 1 and "team-sre@try-1:/new.md (revision" in err[0] and "memfs store rm" in err[0], err
+    assert SECRET.encode() in raw_bytes(db_path)  # the merged branch still shows it
+    assert memfs_cli("store", "rm", "team-sre@try-1", "--yes").exit_code == 0
+    assert memfs_cli("redact", "--store", "team-sre", "--pattern", SECRET, "--vacuum").exit_code == 0
+    assert SECRET.encode() not in raw_bytes(db_path) and m.doctor().ok
+
+
+def test_redacting_over_http_reaches_the_branches(server, m, store, root_key):
+    from httphelpers import raw_error
+
+    w = m.write(store, "/a.md", SECRET.encode()).revision
+    b = m.create_branch(store, "try-1")
+    m.write(store, "/a.md", b"clean")
+    path = f"/v1/memory_stores/{store.uid}/memory_versions/memver_{w.id}/redact"
+    err = raw_error(server.raw("POST", path, {}, key=root_key), 409, "invalid_request_error")
+    assert "team-sre@try-1:/a.md" in err["message"] and m.revision(w.id).redacted_at is None
+    m.write(b.store, "/a.md", b"clean on the branch")
+    copy = m.history(b.store, "/a.md")[-1]
+    code, out, _ = server.raw("POST", path, {}, key=root_key)
+    assert code == 200 and out["redacted_at"] and out["content_sha256"] is None, out
+    assert out["redacted_copies"] == [{"memory_store_id": b.store.uid, "memory_version_id": f"memver_{copy.id}"}]
+    assert m.revision(copy.id).redacted_at is not None
+    assert m.db.one("SELECT 1 FROM blobs WHERE sha256 = ?", (w.sha256,)) is None

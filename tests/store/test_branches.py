@@ -247,18 +247,3 @@ def test_merge_while_another_process_keeps_appending_loses_nothing(m, sre, db_pa
     assert text.startswith("header, edited on the branch\nbody\n")
     assert text.splitlines()[2:] == [f"line {i}" for i in range(40)]
     assert m.read(sre, "/notes.md") == b"notes from the branch\n"
-
-
-def test_replication_skips_time_travel_copies_but_carries_branches(m, sre, tmp_path):
-    from memfs.replication import open_target, replicate
-
-    m.create_branch(sre, "try-1")
-    snap = m.create_branch(sre, "", snapshot=True)
-    t = open_target(str(tmp_path / "replica.db"), None)
-    try:
-        replicate(m, t, once=True)
-    finally:
-        t.close()
-    with Memfs(str(tmp_path / "replica.db")) as r:
-        names = sorted(s.name for s in r.list_stores(include_branches=True))
-    assert names == ["team-sre", "team-sre@try-1"] and snap.ref not in names

@@ -113,4 +113,6 @@ def rev_line(r):
     what = r.path if not r.old_path else f"{r.old_path} -> {r.path}"
     h = (r.sha256 or "-")[:12]
     msg = f"  ({r.message})" if r.message else ""
+    if r.merged_from:  # a merge's revision: the branch revision it brought in
+        msg = f"  merged from {r.merged_from_store or 'a deleted branch'} revision {r.merged_from}" + msg
     return f"{r.id:>7}  {config.fmt_time(r.created_at)}  {r.store_name or ''}  {r.op:<7} {what}  {h}  {who} [{r.actor}]{msg}"

@@ -30,6 +30,7 @@ def mount(c, mountpoint, stores, foreground, log_path, debug, agent_opt, session
     from ..fuse import daemon
 
     specs = daemon.parse_store_specs(list(stores))
+    _drop_stale(c)
     # unknown stores fail here, with one line, before any mount; archived ones become ro
     specs = [(s.name, scope) for s, scope in daemon.resolve_stores(c.m, specs)]
     mp = os.path.realpath(mountpoint)
@@ -92,6 +93,16 @@ def umount(c, mountpoint):
     from ..fuse import daemon
 
     click.echo(daemon.stop(lambda: c.m, mountpoint))
+    _drop_stale(c)
+
+
+def _drop_stale(c):
+    """Time-travel copies whose mount was killed (SIGKILL) go at the next mount or unmount."""
+    try:
+        for b in c.m.drop_stale_snapshots():
+            click.echo(f"removed {b.ref}, the time-travel copy of a mount that is gone")
+    except errors.Unavailable:  # unmounting works while the database is unreachable
+        pass
 
 
 @click.command()

@@ -73,9 +73,11 @@ def store_show(c, name):
 @click.argument("new_name")
 @pass_m
 def store_rename(c, name, new_name):
-    """Rename a store."""
+    """Rename a store (its branches follow: STORE@NAME becomes NEW_NAME@NAME)."""
     s = c.m.update_store(name, name=new_name)
-    click.echo(f"renamed store {name} to {s.name}")
+    kids = c.m.branches(s)
+    click.echo(f"renamed store {name} to {s.name}"
+               + (f"; its branches follow: {', '.join(b.ref for b in kids)}" if kids else ""))
 
 
 @store.command("describe")

@@ -21,7 +21,8 @@ def replicate(c, target, stores, once, key):
 
     Every revision is replayed in order with its original agent, session, actor, time and
     message. The cursor lives in the target, written with each revision, so a killed replicator
-    restarts where it stopped, with nothing twice and nothing missing."""
+    restarts where it stopped, with nothing twice and nothing missing. Branches are not
+    replicated (their changes are, once merged)."""
     from ..replication import open_target, replicate as run
 
     t = open_target(target, key)
@@ -32,6 +33,10 @@ def replicate(c, target, stores, once, key):
     finally:
         t.close()
     click.echo(f"replicated {n} revisions to {target} (up to source revision {cursor})")
+    kids = [b.ref for b in c.m.branches() if not stores or b.parent.name in stores or b.parent.uid in stores]
+    if kids:
+        click.echo(f"not replicated: {len(kids)} branches ({', '.join(kids[:5])}{', ...' if len(kids) > 5 else ''}); "
+                   "a branch's changes replicate once merged")
 
 
 @click.command("export")

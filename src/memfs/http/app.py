@@ -591,8 +591,11 @@ def _routes(app: FastAPI):
         s = c.store(memory_store_id, write=True)
         r = c.version(s, memory_version_id)
         with c.writing:
+            copies = c.m.redaction_copies(r.id)  # what the redaction blanks in the store's branches
             r = c.m.redact(r.id, ref=s, identity=c.identity)
-        return render.version(r, s)
+        return {**render.version(r, s), "redacted_copies": [
+            {"memory_store_id": c.m.get_store(x.store_id).uid, "memory_version_id": ids.version_id(x.id)}
+            for x in copies]}
 
 
 # ---------------------------------------------------------------------------- serving

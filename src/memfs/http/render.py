@@ -93,5 +93,7 @@ def version(r: Revision, s: Store, content: Optional[bytes] = None) -> dict:
             "content_size_bytes": None if gone else r.size,
             "created_by": actor(r.actor, r.agent, r.session, r.api_key_id, r.dream_job),
             "created_at": ts(r.created_at), "redacted_at": ts(r.redacted_at), "redacted_by": by,
-            # memfs's additions: who wrote it (Anthropic records no agent id) and in which session
-            "agent_id": r.agent, "session_id": r.session}
+            # memfs's additions: who wrote it (Anthropic records no agent id), in which session, and
+            # for a merge's revision the branch version it brought in
+            "agent_id": r.agent, "session_id": r.session,
+            "merged_from_version_id": version_id(r.merged_from) if r.merged_from else None}

@@ -124,6 +124,11 @@ class ServiceAccountActor(BaseModel):
 Actor = Union[SessionActor, APIActor, UserActor, ServiceAccountActor]
 
 
+class RedactedCopy(BaseModel):
+    memory_store_id: str = Field(description="the branch's own store id")
+    memory_version_id: str
+
+
 class MemoryVersion(BaseModel):
     type: Literal["memory_version"]
     id: str
@@ -140,6 +145,11 @@ class MemoryVersion(BaseModel):
     redacted_by: Optional[Actor]
     agent_id: Optional[str] = Field(description="memfs: the agent that wrote it")
     session_id: Optional[str] = Field(description="memfs: the session it was written in")
+    merged_from_version_id: Optional[str] = Field(None, description="memfs: for a merge's version, the branch's "
+                                                  "version it brought in (memver_…)")
+    redacted_copies: Optional[List[RedactedCopy]] = Field(
+        None, description="memfs: in the answer to a redaction, the copies of the content in the store's branches "
+                          "redacted with it")
 
 
 class MemoryVersionList(BaseModel):

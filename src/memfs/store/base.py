@@ -9,7 +9,7 @@ from typing import Optional
 
 from .. import errors, paths
 from ..backends import open_backend
-from .records import DIR, GONE_OPS, Identity, Revision, Store, default_identity, is_binary, _now_ns
+from .records import DIR, GONE_OPS, Identity, Revision, Store, default_identity, is_binary, _now_ns, REV_COLUMNS
 
 
 class StoreBase:
@@ -162,6 +162,6 @@ class StoreBase:
 
     @staticmethod
     def _rev(tx, rev_id) -> Optional[Revision]:
-        r = tx.one("SELECT r.*, s.name AS store_name FROM revisions r JOIN stores s ON s.id = r.store_id WHERE r.id = ?",
+        r = tx.one("SELECT " + REV_COLUMNS + " FROM revisions r JOIN stores s ON s.id = r.store_id WHERE r.id = ?",
                    (rev_id,))
         return Revision._from(r) if r else None

@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import re
 import secrets
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Optional
@@ -30,6 +31,7 @@ from .records import DIR, FILE, GONE_OPS, Identity, Store, _now_ns, is_binary
 
 BRANCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 SNAPSHOT_PREFIX = "~at-"  # time-travel copies: hidden from listings, removed at unmount
+SNAPSHOT_GRACE = 120.0  # seconds a time-travel copy waits for its mount to start (see stale_snapshots)
 MERGE_ATTEMPTS = 5
 BULK = "/* bulk */ "  # an INSERT ... SELECT of many rows: not one new id for the backend to return
 
@@ -218,6 +220,50 @@ class BranchesMixin:
     def drop_branch(self, ref) -> None:
         """Delete a branch with its copy and history (a time-travel snapshot at unmount)."""
         self.delete_store(self.branch(ref).store)
+
+    def stale_snapshots(self, *, grace: float = SNAPSHOT_GRACE) -> list[Branch]:
+        """Time-travel copies (`memfs mount --at`) whose mount is gone without removing them (its
+        daemon was killed with SIGKILL, or the database was unreachable when it ended). A copy
+        belongs to the mount sessions that hold it (sessions.stores names it): it is stale once
+        none of them is open, or the open ones are processes of this host that no longer run.
+        A copy no session has held yet is left alone for `grace` seconds (the mount starting)."""
+        return [b for b, _ in self._stale_snapshots(grace)]
+
+    def drop_stale_snapshots(self, *, grace: float = SNAPSHOT_GRACE) -> list[Branch]:
+        """Delete the stale time-travel copies (see `stale_snapshots`), and close the sessions of
+        their dead daemons. `memfs mount`, `umount` and `doctor --fix` call it.
+
+        :returns: the copies deleted"""
+        out = []
+        for b, dead in self._stale_snapshots(grace):
+            for sid in dead:
+                self.close_session(sid)
+            try:
+                self.drop_branch(b.store)
+            except errors.NotFound:  # its mount (or another clean-up) removed it meanwhile
+                continue
+            out.append(b)
+        return out
+
+    def _stale_snapshots(self, grace: float) -> list:
+        """[(snapshot Branch, [row ids of the open sessions of its dead daemons])]."""
+        from ..proc import pid_alive
+
+        host, now, out = socket.gethostname(), time.time(), []
+        with self.db.read() as tx:
+            rows = tx.all("SELECT * FROM stores WHERE branch_status = 'snapshot' ORDER BY id")
+            for r in rows:
+                # by the copy's own random suffix (a renamed store renames the copy): a session
+                # records the names it mounted as JSON keys
+                suffix = r["name"][r["name"].rindex("@"):]
+                holders = tx.all("SELECT id, host, pid, ended_at FROM sessions WHERE stores LIKE ?",
+                                 (f'%{suffix}"%',))
+                live = [h for h in holders if h["ended_at"] is None]
+                dead = [h["id"] for h in live if h["host"] == host and not pid_alive(h["pid"])]
+                if len(dead) < len(live) or (not holders and r["created_at"] > now - grace):
+                    continue
+                out.append((r, dead))
+        return [(self._branch_from(r), dead) for r, dead in out]
 
     def _close_branch(self, b: Branch, status: str) -> None:
         with self.db.write() as tx:

@@ -11,7 +11,8 @@ class DoctorMixin:
 
     def doctor(self, read_data: bool = True) -> DoctorReport:
         """Check the database: the engine's own integrity check, every revision's blob, every
-        node's head, parents, roots; with `read_data`, every blob re-hashed.
+        node's head, parents, roots, time-travel copies left by mounts that are gone
+        (`drop_stale_snapshots` removes them); with `read_data`, every blob re-hashed.
 
         :param read_data: re-hash every blob (slow on large databases)
         :returns: a DoctorReport (`ok`, `problems`, `checked` counts)"""
@@ -39,6 +40,10 @@ class DoctorMixin:
             for r in tx.all("SELECT id, name FROM stores s WHERE root_node IS NULL OR NOT EXISTS"
                             " (SELECT 1 FROM nodes n WHERE n.id = s.root_node AND n.path = '/')"):
                 p.append({"type": "bad_root", "store": r["name"], "message": f"store {r['name']} has no root directory"})
+            for b in self.stale_snapshots():
+                p.append({"type": "stale_snapshot", "store": b.ref,
+                          "message": f"{b.ref} is the time-travel copy of a mount that is gone (revision {b.base_rev} "
+                                     f"of {b.parent.name}); memfs doctor --fix removes it"})
             nblobs = tx.scalar("SELECT COUNT(*) FROM blobs")
             rep.checked = {"revisions": tx.scalar("SELECT COUNT(*) FROM revisions"),
                            "nodes": tx.scalar("SELECT COUNT(*) FROM nodes WHERE path IS NOT NULL"),

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 from .. import errors, paths
-from .records import DIR, FILE, VERSION_OPS, FileInfo, Identity, Node, Revision, WriteResult, check_hash, sha256
+from .records import (DIR, FILE, REV_COLUMNS, VERSION_OPS, FileInfo, Identity, Node, Revision, WriteResult, check_hash,
+                      sha256)
 
 
 class FilesMixin:
@@ -252,7 +253,7 @@ class FilesMixin:
                           ("r.dream_job = ?", dream_job)):
             if val is not None:
                 where.append(cond), params.append(val)
-        sql = ("SELECT r.*, s.name AS store_name FROM revisions r JOIN stores s ON s.id = r.store_id WHERE "
+        sql = ("SELECT " + REV_COLUMNS + " FROM revisions r JOIN stores s ON s.id = r.store_id WHERE "
                + " AND ".join(where) + " ORDER BY r.id DESC")
         if limit:
             sql += f" LIMIT {int(limit)}"
@@ -268,7 +269,7 @@ class FilesMixin:
 
         Raises RevisionNotFound (not a file version of this store), StoreNotFound."""
         store = self._store(ref)
-        r = self.db.one("SELECT r.*, s.name AS store_name FROM revisions r JOIN stores s ON s.id = r.store_id"
+        r = self.db.one("SELECT " + REV_COLUMNS + " FROM revisions r JOIN stores s ON s.id = r.store_id"
                         f" WHERE r.id = ? AND r.store_id = ? AND r.kind = 'file' AND r.op IN {VERSION_OPS}",
                         (rev_id, store.id))
         if r is None:

@@ -7,7 +7,7 @@ import difflib
 from typing import Iterable, Optional
 
 from .. import errors, paths
-from .records import DIR, GONE_OPS, REVISION_OPS, SYMLINK, Identity, Revision, is_binary, _like_prefix
+from .records import DIR, GONE_OPS, REVISION_OPS, SYMLINK, Identity, Revision, is_binary, _like_prefix, REV_COLUMNS
 
 
 class HistoryMixin:
@@ -136,7 +136,7 @@ class HistoryMixin:
                 raise errors.InvalidInput(f"unknown operation {unknown[0]!r}: the operations are "
                                           f"{', '.join(REVISION_OPS)}")
             where.append(f"r.op IN ({', '.join('?' * len(ops))})"), params.extend(ops)
-        sql = "SELECT r.*, s.name AS store_name FROM revisions r JOIN stores s ON s.id = r.store_id"
+        sql = "SELECT " + REV_COLUMNS + " FROM revisions r JOIN stores s ON s.id = r.store_id"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY r.id " + ("DESC" if newest_first else "ASC")
@@ -170,7 +170,7 @@ class HistoryMixin:
                                 (store.id, path))
             if nid is None:
                 raise errors.PathNotFound(f"{store.name}:{path}: no history")
-            rows = tx.all("SELECT r.*, s.name AS store_name FROM revisions r JOIN stores s ON s.id = r.store_id"
+            rows = tx.all("SELECT " + REV_COLUMNS + " FROM revisions r JOIN stores s ON s.id = r.store_id"
                           " WHERE node_id = ? ORDER BY r.id DESC", (nid,))
         return [Revision._from(r) for r in rows]
 

@@ -184,6 +184,8 @@ class Revision:
     store_name: Optional[str] = None
     api_key_id: Optional[str] = None
     origin: Optional[str] = None  # replicated or imported: "SOURCE_DATABASE_ID:REVISION"
+    merged_from: Optional[int] = None  # a merge's: the branch revision it brought in
+    merged_from_store: Optional[str] = None  # ... and that branch's name (STORE@NAME)
 
     @classmethod
     def _from(cls, r):
@@ -195,6 +197,10 @@ class Revision:
 
 
 _REV_FIELDS = [f for f in Revision.__dataclass_fields__]
+# the columns a Revision is read from (revisions r joined to stores s): the row, its store's name,
+# and for a merge's revision the branch it came from
+REV_COLUMNS = ("r.*, s.name AS store_name, CASE WHEN r.merged_from IS NULL THEN NULL ELSE (SELECT ms.name FROM"
+               " revisions mr JOIN stores ms ON ms.id = mr.store_id WHERE mr.id = r.merged_from) END AS merged_from_store")
 
 
 @dataclass
@@ -284,6 +290,7 @@ class DoctorReport:
 
     checked: dict = field(default_factory=dict)
     problems: list = field(default_factory=list)
+    fixed: list = field(default_factory=list)  # what `memfs doctor --fix` repaired first (dicts with type)
 
     @property
     def ok(self) -> bool:
@@ -291,7 +298,7 @@ class DoctorReport:
 
     def to_dict(self):
         return {"ok": self.ok, "num_errors": len(self.problems), "checked": self.checked,
-                "problems": self.problems}
+                "problems": self.problems, "fixed": self.fixed}
 
 
 # Revisions that the HTTP API shows as memory versions (of files; not mkdir, chmod, symlink, ...)
@@ -347,6 +354,7 @@ class RedactReport:
     current: list = field(default_factory=list)  # matching revisions left alone: a live file shows them
     blobs_removed: int = 0
     conflicts_blanked: int = 0
+    stores: list = field(default_factory=list)  # the names searched: the store, then its branches
 
 
 @dataclass

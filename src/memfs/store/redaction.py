@@ -30,13 +30,18 @@ class RedactionMixin:
         conflict) refers to it. Redacting twice is harmless. Deleted rows can linger in free pages
         of the database file until `vacuum()`.
 
+        The copies of that content in the store's branches go with it (see `redaction_copies`):
+        a branch made from the store copies the file's revision, and a merge copies a branch's
+        back. All or nothing: if a branch's live file still shows the content, nothing is
+        redacted (CurrentVersion, naming the branch and the file).
+
         :param rev_id: the revision
         :param ref: the store: its name, its uid (memstore_…) or a Store (optional): the revision must be this store's
         :param identity: who acts (default: this Memfs's identity)
         :returns: the redacted Revision
 
         Raises RevisionNotFound, InvalidInput (not a file's revision), CurrentVersion (the version a
-        live file still shows: change or delete the file first)."""
+        live file still shows, here or in a branch: change or delete the file first)."""
         store = self._store(ref) if ref is not None else None
         with self.db.write() as tx:
             r = tx.one("SELECT * FROM revisions WHERE id = ?", (rev_id,))
@@ -48,20 +53,84 @@ class RedactionMixin:
                 if rev_id in self._current_revs(tx, r["node_id"]):
                     raise errors.CurrentVersion(
                         f"revision {rev_id} is the current version of {r['path']}: update or delete the file first")
-                self._blank(tx, [r], identity or self.identity)
+                copies = self._copies(tx, r)
+                shown = [c for c in copies if c["id"] in self._current_revs(tx, c["node_id"])]
+                if shown:
+                    raise errors.CurrentVersion(
+                        f"revision {rev_id}'s content is still what {self._where(tx, shown)} shows now; nothing "
+                        f"was redacted: {self._fix_hint(tx, shown)}, then redact again")
+                self._blank(tx, [r, *copies], identity or self.identity)
             return self._rev(tx, rev_id)
+
+    def redaction_copies(self, rev_id: int) -> list[Revision]:
+        """The copies of a revision's content in the branches of its store, which `redact`
+        blanks with it: revisions with the same content on the files that came from its file
+        (a branch's copy, nodes.origin_id) or that its file took content from (a merge,
+        revisions.merged_from), in branches of branches too. None once it is redacted.
+
+        :param rev_id: the revision
+        :returns: a list of Revision (with `store_name`: the branch), oldest first
+
+        Raises RevisionNotFound."""
+        with self.db.read() as tx:
+            r = tx.one("SELECT * FROM revisions WHERE id = ?", (rev_id,))
+            if r is None:
+                raise errors.RevisionNotFound(f"no such revision: {rev_id}")
+            return [self._rev(tx, c["id"]) for c in self._copies(tx, r)]
+
+    def _copies(self, tx, r) -> list:
+        """Rows of the unredacted revisions in branches of r's store that carry r's content on a
+        file related to r's (copied from it or merged into it, transitively)."""
+        family = self._descendants(tx, r["store_id"])
+        if not family or not r["sha256"]:
+            return []
+        nodes, todo = {r["node_id"]}, [r["node_id"]]
+        while todo:
+            marks = ", ".join("?" * len(todo))
+            found = [x[0] for x in tx.all(f"SELECT id FROM nodes WHERE store_id IN ({', '.join('?' * len(family))})"
+                                          f" AND origin_id IN ({marks})", (*family, *todo))]
+            found += [x[0] for x in tx.all(f"SELECT DISTINCT x.node_id FROM revisions m JOIN revisions x"
+                                           f" ON x.id = m.merged_from WHERE m.node_id IN ({marks})", todo)]
+            todo = [n for n in set(found) if n not in nodes]
+            nodes.update(todo)
+        return tx.all(f"SELECT * FROM revisions WHERE store_id IN ({', '.join('?' * len(family))})"
+                      f" AND node_id IN ({', '.join('?' * len(nodes))}) AND sha256 = ? AND kind = 'file'"
+                      " AND redacted_at IS NULL ORDER BY id", (*family, *nodes, r["sha256"]))
+
+    @staticmethod
+    def _where(tx, rows) -> str:
+        return ", ".join(f"{tx.scalar('SELECT name FROM stores WHERE id = ?', (c['store_id'],))}:{c['path']} "
+                         f"(revision {c['id']})" for c in rows)
+
+    @staticmethod
+    def _fix_hint(tx, rows) -> str:
+        """How to make a branch's live file stop showing something: by the branch's state."""
+        hints = []
+        for sid in dict.fromkeys(c["store_id"] for c in rows):
+            b = tx.one("SELECT name, branch_status FROM stores WHERE id = ?", (sid,))
+            if b["branch_status"] in ("merged", "discarded"):
+                hints.append(f"{b['name']} is {b['branch_status']} (read-only): delete it with "
+                             f"memfs store rm '{b['name']}'")
+            elif b["branch_status"] == "snapshot":
+                hints.append(f"{b['name']} is a time-travel mount's copy: unmount it")
+            else:
+                hints.append(f"change or delete the file in {b['name']}")
+        return "; ".join(hints)
 
     def redact_matching(self, ref, pattern: str, *, identity: Optional[Identity] = None,
                         dry_run: bool = False) -> RedactReport:
-        """Redact every file revision of a store whose content matches a regular expression
+        """Redact every file revision of a store and of its branches (open, merged, discarded,
+        time-travel copies; branches of branches) whose content matches a regular expression
         (searched in the text, UTF-8), blank refused writes kept as conflicts that match, and delete
-        matching blobs nothing refers to any more. Revisions a live file still shows are left alone.
+        matching blobs nothing refers to any more. Revisions a live file still shows (in the store
+        or in a branch) are left alone and listed as `current` (their `store_name` says where).
 
         :param ref: the store: its name, its uid (memstore_…) or a Store
         :param pattern: a Python regular expression
         :param identity: who acts (default: this Memfs's identity)
         :param dry_run: change nothing; report what would be redacted
-        :returns: a RedactReport (`redacted`, `current`: left alone, `blobs_removed`, `conflicts_blanked`)
+        :returns: a RedactReport (`redacted`, `current`: left alone, `blobs_removed`, `conflicts_blanked`,
+            `stores`: the store and the branches searched)
 
         Raises InvalidInput (a bad pattern), StoreNotFound."""
         try:
@@ -76,12 +145,15 @@ class RedactionMixin:
             return bool(rx.search(self.blob(sha).decode("utf-8", "replace")))
 
         with self.db.write() as tx:
-            shas = [r[0] for r in tx.all("SELECT DISTINCT sha256 FROM revisions WHERE store_id = ? AND kind = 'file'"
-                                         " AND sha256 IS NOT NULL AND redacted_at IS NULL", (store.id,))]
+            family = [store.id] + self._descendants(tx, store.id)
+            fam = f"store_id IN ({', '.join('?' * len(family))})"
+            rep.stores = [tx.scalar("SELECT name FROM stores WHERE id = ?", (sid,)) for sid in family]
+            shas = [r[0] for r in tx.all(f"SELECT DISTINCT sha256 FROM revisions WHERE {fam} AND kind = 'file'"
+                                         " AND sha256 IS NOT NULL AND redacted_at IS NULL", family)]
             bad = {s for s in shas if hit(s)}
             rows = [r for s in sorted(bad) for r in tx.all(
-                "SELECT * FROM revisions WHERE store_id = ? AND kind = 'file' AND sha256 = ? AND redacted_at IS NULL",
-                (store.id, s))]
+                f"SELECT * FROM revisions WHERE {fam} AND kind = 'file' AND sha256 = ? AND redacted_at IS NULL",
+                (*family, s))]
             current = {}
             for r in rows:
                 if r["node_id"] not in current:
@@ -89,14 +161,14 @@ class RedactionMixin:
             todo = [r for r in rows if r["id"] not in current[r["node_id"]]]
             rep.redacted = sorted(r["id"] for r in todo)
             rep.current = sorted(r["id"] for r in rows if r["id"] in current[r["node_id"]])
-            cshas = {r[0] for r in tx.all("SELECT DISTINCT sha256 FROM conflicts WHERE store_id = ? AND sha256 IS NOT NULL",
-                                          (store.id,))}
+            cshas = {r[0] for r in tx.all(f"SELECT DISTINCT sha256 FROM conflicts WHERE {fam} AND sha256 IS NOT NULL",
+                                          family)}
             cbad = {s for s in cshas if s in bad or hit(s)}
             if dry_run:
                 return rep
             for s in cbad:
-                rep.conflicts_blanked += tx.run("UPDATE conflicts SET sha256 = NULL WHERE store_id = ? AND sha256 = ?",
-                                                (store.id, s))
+                rep.conflicts_blanked += tx.run(f"UPDATE conflicts SET sha256 = NULL WHERE {fam} AND sha256 = ?",
+                                                (*family, s))
             rep.blobs_removed = self._blank(tx, todo, ident, extra=bad | cbad)
             for r in tx.all("SELECT sha256 FROM blobs b WHERE NOT EXISTS (SELECT 1 FROM revisions WHERE sha256 = b.sha256)"
                             " AND NOT EXISTS (SELECT 1 FROM nodes WHERE sha256 = b.sha256 AND path IS NOT NULL)"

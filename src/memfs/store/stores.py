@@ -9,6 +9,7 @@ import unicodedata
 from typing import Optional
 
 from .. import errors, paths
+from .branches import BRANCH_NAME
 from .records import DEFAULT_MAX_CONTENT, DIR, Identity, Store, _check_metadata, _now_ns
 
 
@@ -126,11 +127,52 @@ class StoresMixin:
         if not sets:
             return store
         with self.db.write() as tx:
-            if name is not None and tx.one("SELECT 1 FROM stores WHERE name = ? AND id != ?", (name, store.id)):
-                raise errors.AlreadyExists(f"a store named {name!r} already exists")
+            if name is not None and name != store.name:
+                self._rename_family(tx, store, name)
             tx.run(f"UPDATE stores SET {', '.join(sets)}, updated_at = ? WHERE id = ?",
                    (*params, time.time(), store.id))
         return self.get_store(store.id)
+
+    def _rename_family(self, tx, store: Store, name: str) -> None:
+        """Check a new name, and rename the store's branches with it ("OLD@b" -> "NEW@b", their
+        own branches too) in the same transaction. A branch is renamed only within its store
+        ("STORE@NEW", a valid branch name), so that its name keeps saying where it merges."""
+        row = tx.one("SELECT name, parent_id FROM stores WHERE id = ?", (store.id,))
+        branch = None
+        if row["parent_id"] is not None:
+            parent = tx.scalar("SELECT name FROM stores WHERE id = ?", (row["parent_id"],))
+            branch = name[len(parent) + 1:] if name.startswith(parent + "@") else None
+            if branch is None or not BRANCH_NAME.match(branch):
+                raise errors.InvalidName(f"{row['name']!r} is a branch of {parent!r}: it can only be renamed to "
+                                         f"{parent}@NEWNAME (1-64 letters, digits, '.', '_' or '-')")
+        renames = [(store.id, name)] + [(sid, name + old[len(row["name"]):])
+                                        for sid, old in self._descendants(tx, store.id, names=True)]
+        ids = [sid for sid, _ in renames]
+        for sid, new in renames:
+            if tx.one(f"SELECT 1 FROM stores WHERE name = ? AND id NOT IN ({', '.join('?' * len(ids))})", (new, *ids)):
+                raise errors.AlreadyExists(f"a store named {new!r} already exists"
+                                           + (f" (renaming {row['name']!r} renames its branches too)"
+                                              if sid != store.id else ""))
+        if branch is not None:
+            tx.run("UPDATE stores SET branch = ? WHERE id = ?", (branch, store.id))
+        now = time.time()
+        # two steps, so that no name is held twice on the way (names are unique): first a
+        # passing name each, then the new ones
+        for sid, _ in renames:
+            tx.run("UPDATE stores SET name = ? WHERE id = ?", (f"~renaming-{sid}-{secrets.token_hex(4)}", sid))
+        for sid, new in renames:
+            tx.run("UPDATE stores SET name = ?, updated_at = ? WHERE id = ?", (new, now, sid))
+
+    @staticmethod
+    def _descendants(tx, store_id: int, names: bool = False) -> list:
+        """The branches of a store, and theirs, all the way down: ids (or (id, name) pairs)."""
+        out, todo = [], [store_id]
+        while todo:
+            rows = tx.all(f"SELECT id, name FROM stores WHERE parent_id IN ({', '.join('?' * len(todo))}) ORDER BY id",
+                          todo)
+            out += [(r[0], r[1]) if names else r[0] for r in rows]
+            todo = [r[0] for r in rows]
+        return out
 
     def archive_store(self, ref) -> Store:
         """Archive a store: permanent; it is read-only from then on.
@@ -157,7 +199,7 @@ class StoresMixin:
         store = self.get_store(ref)
         with self.db.write() as tx:
             # its branches go with it (they cannot merge anywhere any more)
-            ids = [store.id] + [r[0] for r in tx.all("SELECT id FROM stores WHERE parent_id = ?", (store.id,))]
+            ids = [store.id] + self._descendants(tx, store.id)
             for sid in ids:
                 for table in ("revisions", "nodes", "conflicts", "hooks"):
                     tx.run(f"DELETE FROM {table} WHERE store_id = ?", (sid,))
@@ -166,7 +208,13 @@ class StoresMixin:
         return store
 
     def _drop_orphan_blobs(self, tx):
-        tx.run(
+        if tx.run(
             "DELETE FROM blobs WHERE sha256 NOT IN (SELECT sha256 FROM revisions WHERE sha256 IS NOT NULL)"
             " AND sha256 NOT IN (SELECT sha256 FROM conflicts WHERE sha256 IS NOT NULL)"
-        )
+        ):
+            # content gone for good: its hash goes too where it lingers (as redaction leaves it: a
+            # store whose old versions were redacted while a branch still showed them)
+            tx.run("UPDATE revisions SET prev_sha256 = NULL WHERE prev_sha256 IS NOT NULL"
+                   " AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = revisions.prev_sha256)")
+            tx.run("UPDATE nodes SET sha256 = NULL WHERE path IS NULL AND sha256 IS NOT NULL"
+                   " AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = nodes.sha256)")
