@@ -205,26 +205,30 @@ def duplicate_share(files: dict) -> dict:
     """How much of a store's text the local engine would merge: paragraphs and list items that
     repeat another (the same words, nearly, or the same fact in other words), over all of them.
     `files`: path -> text."""
-    from .text import UNIT_JACCARD, shingles, similar_pairs, units, words
+    from .text import UNIT_JACCARD, similar_pairs, units, words
 
-    items = []
+    items, item_words = [], []
     for p in sorted(files):
         lines = files[p].splitlines()
         for s, e in units(lines):
             if lines[s].lstrip().startswith(STAMPS):
                 continue
             text = _MARKERS.sub("", "\n".join(lines[s:e]))
-            if len(words(text)) >= MIN_WORDS:
+            ws = words(text)
+            if len(ws) >= MIN_WORDS:
                 items.append(text)
+                item_words.append(ws)
     dup = set()
     exact: dict[str, int] = {}
-    for i, t in enumerate(items):
-        key = " ".join(words(t))
+    for i, ws in enumerate(item_words):
+        key = " ".join(ws)
         if key in exact:
             dup.add(i)
         else:
             exact[key] = i
-    for a, b, _ in similar_pairs([shingles(words(t), 2) for t in items], UNIT_JACCARD):
+    # word pairs as they are (the engine hashes them to 32 bits: the same sets but for a collision)
+    for a, b, _ in similar_pairs([set(zip(ws, ws[1:])) if len(ws) > 1 else {tuple(ws)} for ws in item_words],
+                                 UNIT_JACCARD):
         dup.add(b)
     for a, b, _ in Finder(items).pairs():
         dup.add(b)

@@ -26,7 +26,6 @@ paragraphs of a store.
 from __future__ import annotations
 
 import functools
-import heapq
 import math
 import re
 from collections import defaultdict
@@ -59,9 +58,16 @@ _IDENTS = [
 # a character every match of a kind contains ("0": a digit), to skip patterns that cannot match
 _NEEDS = {"url": "://", "path": "/", "ip": "0", "version": "0", "env": "_", "host": ".", "pkg": "@", "flag": "-",
           "channel": "#", "num": "0"}
+# for kinds most text holds the character of: what every match contains, as a quick search (a
+# paragraph almost always has a "." or a "-"; a "." followed by a letter it rarely has)
+_DIGIT_DOT = re.compile(r"\d\.\d")
+_GATES = {"ip": _DIGIT_DOT, "version": _DIGIT_DOT, "host": re.compile(r"\.[a-z]", re.I),
+          "flag": re.compile(r"(?<![\w-])-[-a-zA-Z]"), "name": re.compile(r"[a-z0-9][-_:][a-z0-9]", re.I),
+          "camel": re.compile(r"[a-z0-9][A-Z]"), "sig": re.compile(r"[A-Z][A-Z0-9]{3}"), "num": re.compile(r"\d")}
 # a dotted "host" that is really a file name keeps its kind apart from hosts
 _FILE_EXT = re.compile(r"\.(?:py|js|ts|tsx|md|json|ya?ml|toml|txt|log|sh|go|rs|conf|cfg|ini|csv|sql|lock|xml|html)$")
 _WORD = re.compile(r"[a-z][a-z']+")
+_DIGIT = re.compile(r"\d")
 
 NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
                 "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "twenty": "20",
@@ -171,15 +177,42 @@ class Features:
         return out
 
 
+_WORD_FEATURES: dict[str, tuple] = {}
+
+
+def _word_feature(w: str) -> tuple:
+    """What a word says: ("neg", None), ("num", "3"), ("w", stem) or ("", None) for a stop word;
+    remembered, since a store's paragraphs use the same few thousand words over and over."""
+    got = _WORD_FEATURES.get(w)
+    if got is None:
+        if w in NEGATIONS or w.endswith("n't"):
+            got = ("neg", None)
+        elif w in NUMBER_WORDS:
+            got = ("num", NUMBER_WORDS[w])
+        elif w in STOP or len(w) < 2:
+            got = ("", None)
+        else:
+            s = stem(w)
+            s = SYNONYMS.get(s, SYNONYMS.get(w, s))
+            got = ("w", s) if s and s not in STOP else ("", None)
+        if len(_WORD_FEATURES) >= 200_000:
+            _WORD_FEATURES.clear()
+        _WORD_FEATURES[w] = got
+    return got
+
+
 def features(text: str) -> Features:
     f = Features()
     rest = text
     rest_values: list[str] = []
-    has_digit = any(c.isdigit() for c in text)
+    has_digit = _DIGIT.search(text) is not None
     for kind, rx in _IDENTS:
         need = _NEEDS.get(kind)
         if need is not None and not (has_digit if need == "0" else need in rest):
             continue  # the pattern cannot match: skip the regex (most words are plain)
+        gate = _GATES.get(kind)
+        if gate is not None and not gate.search(rest):
+            continue
 
         def take(m, kind=kind):
             raw = m.group(0)
@@ -201,18 +234,13 @@ def features(text: str) -> Features:
             rest += " " + " ".join(rest_values)
             rest_values.clear()
     for w in _WORD.findall(rest.lower()):
-        if w in NEGATIONS or w.endswith("n't"):
+        kind, v = _word_feature(w)
+        if kind == "w":
+            f.words.add(v)
+        elif kind == "neg":
             f.negated = True
-            continue
-        if w in NUMBER_WORDS:
-            f.idents.setdefault("num", set()).add(NUMBER_WORDS[w])
-            continue
-        if w in STOP or len(w) < 2:
-            continue
-        s = stem(w)
-        s = SYNONYMS.get(s, SYNONYMS.get(w, s))
-        if s and s not in STOP:
-            f.words.add(s)
+        elif kind == "num":
+            f.idents.setdefault("num", set()).add(v)
     # "disabled" is itself a negation of "enabled", which may be said as "do not enable"
     if f.negated and "enabl" in f.words:
         f.words.discard("enabl"), f.words.add("disabl")
@@ -241,8 +269,13 @@ class Finder:
 
     def __init__(self, texts: list[str], corpus: Optional[Iterable[str]] = None, threshold: float = THRESHOLD):
         self.threshold = threshold
-        self.feats = [features(t) for t in texts]
-        self.sets = [f.all() for f in self.feats]
+        memo: dict[str, tuple] = {}  # a paragraph repeated word for word is read once
+        for t in texts:
+            if t not in memo:
+                f = features(t)
+                memo[t] = (f, f.all())
+        self.feats = [memo[t][0] for t in texts]
+        self.sets = [memo[t][1] for t in texts]
         df: dict[str, int] = defaultdict(int)
         if corpus is None:
             sets = self.sets
@@ -256,6 +289,7 @@ class Finder:
         self.df, self.n = df, max(n, 1)
         self._w: dict[str, float] = {}
         self._tot: Optional[list] = None
+        self._rank: Optional[dict] = None
 
     def weight(self, feat: str) -> float:
         w = self._w.get(feat)
@@ -294,7 +328,10 @@ class Finder:
         """A text's heaviest features. The same fact shares its rarest tokens, so two texts are
         compared only when they share two of their anchors (no all-pairs comparison; on the
         labelled fixture this loses no pair the full comparison finds)."""
-        return heapq.nsmallest(ANCHORS, self.sets[i], key=lambda x: (-self.weight(x), x))
+        if self._rank is None:  # every feature's place, heaviest first: one sort, not one per text
+            feats = set().union(*self.sets)
+            self._rank = {x: k for k, x in enumerate(sorted(feats, key=lambda x: (-self.weight(x), x)))}
+        return sorted(self.sets[i], key=self._rank.__getitem__)[:ANCHORS]
 
     def pairs(self, df_cap: int = DF_CAP) -> list[tuple[int, int, float]]:
         """(i < j, score) for every pair at or above the threshold, among texts that share two
@@ -309,9 +346,7 @@ class Finder:
                 for pair in combinations(ids, 2):
                     shared[pair] += 1
         out = []
-        for (i, j), n in sorted(shared.items()):
-            if n < MIN_SHARED:
-                continue
+        for i, j in sorted(pair for pair, n in shared.items() if n >= MIN_SHARED):
             sc = self.score(i, j)
             if sc >= self.threshold:
                 out.append((i, j, sc))
