@@ -5,6 +5,7 @@ one reads or writes, conflicts and refusals, dream history. Part of `Memfs` (a m
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Optional
 
@@ -22,6 +23,39 @@ def _day(ts: float) -> str:
 
 
 class StatsMixin:
+    def duplicated_text(self, ref) -> dict:
+        """The duplicated-text figure of `stats` alone: the paragraphs and list items of the store's
+        text files that the local dream engine would merge (the same words, nearly, or the same
+        fact in other words), over all of them. Exact: every paragraph is compared with every
+        other, no sample. Kept per store while its files (paths and hashes) stay the same, so a
+        long-lived process (`memfs serve`, the console's health page) computes it once a change;
+        `cached` says so, `seconds` is the time the count took."""
+        store = self._store(ref)
+        with self.db.read() as tx:
+            files = tx.all("SELECT path, sha256 FROM nodes WHERE store_id = ? AND kind = 'file' AND path IS NOT NULL"
+                           " AND deleted_at IS NULL ORDER BY path", (store.id,))
+        return self._duplicated(store, [(f[0], f[1]) for f in files])
+
+    def _duplicated(self, store, files: list) -> dict:
+        from ..dream.engines.facts import duplicate_share
+
+        key = hashlib.sha256("\n".join(f"{p}\0{sha}" for p, sha in sorted(files)).encode()).digest()
+        cache = self.__dict__.setdefault("_duplicated_cache", {})
+        hit = cache.get(store.id)
+        if hit is not None and hit[0] == key:
+            return {**hit[1], "cached": True}
+        start = time.monotonic()
+        texts = {}
+        for path, sha in files:
+            data = self.blob(sha) if sha else b""
+            if not is_binary(data):
+                texts[path] = data.decode("utf-8", "replace")
+        dup = {**duplicate_share(texts), "method": "exact", "seconds": round(time.monotonic() - start, 3)}
+        if len(cache) >= 64:  # a server with many stores: keep the memory bounded
+            cache.clear()
+        cache[store.id] = (key, dup)
+        return {**dup, "cached": False}
+
     def stats(self, ref, *, days: int = 30, now: Optional[float] = None, duplicates: bool = True) -> dict:
         """The store's figures over the last `days` days (default 30). `duplicates=False` skips
         the duplicated-text figure, which reads every text file."""
@@ -63,16 +97,7 @@ class StatsMixin:
         idle = [f[1] for f in files if (f[4] or 0) < cutoff and (last_reads.get(f[0]) or 0) < cutoff]
         refusals = [c for c in conf if (c[0] or "").startswith(HOOK_REFUSAL)]
         stale = [c for c in conf if not (c[0] or "").startswith(HOOK_REFUSAL)]
-        dup = None
-        if duplicates:
-            from ..dream.engines.facts import duplicate_share
-
-            texts = {}
-            for f in files:
-                data = self.blob(f[3]) if f[3] else b""
-                if not is_binary(data):
-                    texts[f[1]] = data.decode("utf-8", "replace")
-            dup = duplicate_share(texts)
+        dup = self._duplicated(store, [(f[1], f[3]) for f in files]) if duplicates else None
         dreams = []
         for j in self.dream_jobs(store, limit=DREAMS_SHOWN):
             dreams.append({"id": j.id, "created_at": j.created_at, "status": j.status, "review": j.review,

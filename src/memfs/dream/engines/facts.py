@@ -213,7 +213,9 @@ def duplicate_share(files: dict) -> dict:
         for s, e in units(lines):
             if lines[s].lstrip().startswith(STAMPS):
                 continue
-            text = _MARKERS.sub("", "\n".join(lines[s:e]))
+            text = "\n".join(lines[s:e])
+            if "_(" in text or "<!--" in text:
+                text = _MARKERS.sub("", text)
             ws = words(text)
             if len(ws) >= MIN_WORDS:
                 items.append(text)
@@ -226,9 +228,9 @@ def duplicate_share(files: dict) -> dict:
             dup.add(i)
         else:
             exact[key] = i
-    # word pairs as they are (the engine hashes them to 32 bits: the same sets but for a collision)
-    for a, b, _ in similar_pairs([set(zip(ws, ws[1:])) if len(ws) > 1 else {tuple(ws)} for ws in item_words],
-                                 UNIT_JACCARD):
+    # word pairs hashed in C (the engine's crc32 of the joined pair: the same sets but for a collision)
+    for a, b, _ in similar_pairs([set(map(hash, zip(ws, ws[1:]))) if len(ws) > 1 else {hash(tuple(ws))}
+                                  for ws in item_words], UNIT_JACCARD):
         dup.add(b)
     for a, b, _ in Finder(items).pairs():
         dup.add(b)

@@ -28,9 +28,9 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from itertools import combinations
+from itertools import chain, combinations
 from typing import Iterable, Optional
 
 THRESHOLD = 0.45        # a pair at or above this score states the same fact
@@ -177,6 +177,7 @@ class Features:
         return out
 
 
+_PLAN = [(kind, rx, _NEEDS.get(kind), _GATES.get(kind)) for kind, rx in _IDENTS]
 _WORD_FEATURES: dict[str, tuple] = {}
 
 
@@ -206,11 +207,9 @@ def features(text: str) -> Features:
     rest = text
     rest_values: list[str] = []
     has_digit = _DIGIT.search(text) is not None
-    for kind, rx in _IDENTS:
-        need = _NEEDS.get(kind)
+    for kind, rx, need, gate in _PLAN:
         if need is not None and not (has_digit if need == "0" else need in rest):
             continue  # the pattern cannot match: skip the regex (most words are plain)
-        gate = _GATES.get(kind)
         if gate is not None and not gate.search(rest):
             continue
 
@@ -233,11 +232,11 @@ def features(text: str) -> Features:
         if rest_values:
             rest += " " + " ".join(rest_values)
             rest_values.clear()
-    for w in _WORD.findall(rest.lower()):
-        kind, v = _word_feature(w)
-        if kind == "w":
-            f.words.add(v)
-        elif kind == "neg":
+    memo = _WORD_FEATURES
+    said = [memo.get(w) or _word_feature(w) for w in set(_WORD.findall(rest.lower()))]
+    f.words = {v for kind, v in said if kind == "w"}
+    for kind, v in said:
+        if kind == "neg":
             f.negated = True
         elif kind == "num":
             f.idents.setdefault("num", set()).add(v)
@@ -276,19 +275,10 @@ class Finder:
                 memo[t] = (f, f.all())
         self.feats = [memo[t][0] for t in texts]
         self.sets = [memo[t][1] for t in texts]
-        df: dict[str, int] = defaultdict(int)
-        if corpus is None:
-            sets = self.sets
-            n = len(texts)
-        else:
-            sets = [features(t).all() for t in corpus]
-            n = len(sets)
-        for s in sets:
-            for x in s:
-                df[x] += 1
-        self.df, self.n = df, max(n, 1)
+        sets = self.sets if corpus is None else [features(t).all() for t in corpus]
+        self.df, self.n = Counter(chain.from_iterable(sets)), max(len(sets), 1)
         self._w: dict[str, float] = {}
-        self._tot: Optional[list] = None
+        self._tot: dict[int, float] = {}
         self._rank: Optional[dict] = None
 
     def weight(self, feat: str) -> float:
@@ -299,8 +289,9 @@ class Finder:
         return w
 
     def score(self, i: int, j: int) -> float:
-        if self._tot is None:
-            self._tot = [self._total(s) for s in self.sets]
+        for k in (i, j):
+            if k not in self._tot:
+                self._tot[k] = self._total(self.sets[k])
         return self._score(self.feats[i], self.feats[j], self.sets[i], self.sets[j], self._tot[i], self._tot[j])
 
     def _total(self, s: set) -> float:
@@ -329,8 +320,8 @@ class Finder:
         compared only when they share two of their anchors (no all-pairs comparison; on the
         labelled fixture this loses no pair the full comparison finds)."""
         if self._rank is None:  # every feature's place, heaviest first: one sort, not one per text
-            feats = set().union(*self.sets)
-            self._rank = {x: k for k, x in enumerate(sorted(feats, key=lambda x: (-self.weight(x), x)))}
+            w = self.weight
+            self._rank = {x: k for k, x in enumerate(sorted(set().union(*self.sets), key=lambda x: (-w(x), x)))}
         return sorted(self.sets[i], key=self._rank.__getitem__)[:ANCHORS]
 
     def pairs(self, df_cap: int = DF_CAP) -> list[tuple[int, int, float]]:
@@ -340,11 +331,8 @@ class Finder:
         for i in range(len(self.sets)):
             for x in self.anchors(i):
                 index[x].append(i)
-        shared: dict[tuple[int, int], int] = defaultdict(int)
-        for ids in index.values():
-            if 1 < len(ids) <= df_cap:
-                for pair in combinations(ids, 2):
-                    shared[pair] += 1
+        # how many anchors each pair shares, counted in C (a store has hundreds of thousands of pairs)
+        shared = Counter(chain.from_iterable(combinations(ids, 2) for ids in index.values() if 1 < len(ids) <= df_cap))
         out = []
         for i, j in sorted(pair for pair, n in shared.items() if n >= MIN_SHARED):
             sc = self.score(i, j)

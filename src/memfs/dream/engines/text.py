@@ -48,7 +48,9 @@ def day(ts: Optional[float]) -> Optional[str]:
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(_MARKERS.sub("", text).lower())
+    if "_(" in text or "<!--" in text:  # the markers' regex is slow on text that has none
+        text = _MARKERS.sub("", text)
+    return _WORD.findall(text.lower())
 
 
 def shingles(ws: list[str], k: int) -> set[int]:
@@ -74,11 +76,14 @@ def similar_pairs(sets: list[set], threshold: float, df_cap: int = DF_CAP) -> li
     first. So only those prefixes are indexed and only their pairs are counted exactly: the same
     pairs as counting every shared rare member of every pair, in a fraction of the time."""
     df = Counter(chain.from_iterable(sets))
+    # the rare members' global order, rarest first (ties by value): one sort, then a lookup per set
+    rank = {h: k for k, h in enumerate(sorted((h for h, c in df.items() if 1 < c <= df_cap),
+                                              key=lambda h: (df[h], h)))}
     rare: list[frozenset] = []
     index: dict[int, list[int]] = defaultdict(list)
     cands: set[tuple[int, int]] = set()
     for i, s in enumerate(sets):
-        r = sorted((h for h in s if 1 < df[h] <= df_cap), key=lambda h: (df[h], h))
+        r = sorted([h for h in s if h in rank], key=rank.__getitem__)
         rare.append(frozenset(r))
         need = max(1, math.ceil(threshold * len(s) - 1e-9))  # the fewest shared members that can reach it
         if len(r) < need:

@@ -1,12 +1,17 @@
-"""`similar_pairs` (prefix-filtered) finds exactly the pairs the plain count over every shared
-rare member finds: same pairs, same scores, at the engine's thresholds and at the edges."""
+"""The local engine's fast paths give what the plain way gives: `similar_pairs` (prefix-filtered)
+the pairs of the plain count over every shared rare member, at the engine's thresholds and at the
+edges; the paraphrase finder's features, whose patterns are skipped on a text that lacks what
+every match holds, the features of running every pattern."""
 
 import random
 from collections import defaultdict
 from itertools import combinations
 
+import os
+
 import pytest
 
+from memfs.dream.engines import paraphrase
 from memfs.dream.engines.text import DF_CAP, NOTE_JACCARD, UNIT_JACCARD, shingles, similar_pairs, words
 
 
@@ -74,3 +79,21 @@ def test_real_paragraphs():
             for w in ("rotate the logs", "restart nginx") if (k * 7 + len(w)) % 5]
     sets = [shingles(words(t), 2) for t in text]
     assert similar_pairs(sets, UNIT_JACCARD) == reference(sets, UNIT_JACCARD)
+
+
+EDGES = ["see docs.example.com/x and a.b", "Ab-cd_ef:gh ijK LMNOP v2.3.1 10.0.0.1:5432 --replicas=12 -x",
+         "camelCase and PascalCaseWord, ERRNO42, #ops-alerts, 30s 1,024 4.5GB", "e.g. foo. Bar", "no-digit.here",
+         "ends with 7", "--flag-only", "a:b:c x_y", "URL https://api-eu-2.internal:8443/v1?q=1", "@scope/pkg-1.2",
+         "sixty minutes, two hours, don't", "ABC_DEF=1 and ABCD", "x.Y", "1.2", "-- not a flag", "~/.ssh/config"]
+
+
+def test_features_are_those_of_running_every_pattern(monkeypatch):
+    here = os.path.dirname(os.path.abspath(__file__))
+    texts = [t for same, related in paraphrase.load_groups(os.path.join(here, "data", "paraphrase_pairs.txt"))
+             for t in same + related] + EDGES
+    fast = [paraphrase.features(t) for t in texts]
+    monkeypatch.setattr(paraphrase, "_PLAN", [(kind, rx, None, None) for kind, rx in paraphrase._IDENTS])
+    paraphrase._WORD_FEATURES.clear()
+    plain = [paraphrase.features(t) for t in texts]
+    assert [(f.idents, f.words, f.negated) for f in fast] == [(f.idents, f.words, f.negated) for f in plain]
+    assert sum(1 for f in plain if f.idents) > len(texts) // 2  # most texts name something: the gates matter
