@@ -225,7 +225,7 @@ def test_local_engine_with_an_operator_write_and_a_session_write(db_path):
     assert p.returncode == 0, p.stderr
     r = memfs(db_path, "dream", "run", "s", "--engine", "local", check=False)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
-    assert " completed: 1 sessions, 2 changes proposed" in r.stdout, r.stdout
+    assert " completed: 1 session, 2 changes proposed" in r.stdout, r.stdout
     assert "Merged 1 group of near-duplicate notes: /a.md + /b.md" in r.stdout
     show = memfs(db_path, "dream", "show", job_id(r.stdout), "--no-color").stdout
     assert "#   evidence: session s1, agent bob, revision 3" in show, show

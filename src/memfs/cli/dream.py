@@ -54,9 +54,9 @@ def _job(m, job_id):
 
 
 def _job_line(j) -> str:
-    n = len((j.proposal or {}).get("changes", []))
-    return (f"dream {j.id} of {j.store_name} {j.status}: {len(j.inputs.sessions or [])} sessions, "
-            f"{n} changes proposed")
+    n, ses = len((j.proposal or {}).get("changes", [])), len(j.inputs.sessions or [])
+    return (f"dream {j.id} of {j.store_name} {j.status}: {ses} session{'s' if ses != 1 else ''}, "
+            f"{n} change{'s' if n != 1 else ''} proposed")
 
 
 @dream.command("run")
@@ -71,8 +71,9 @@ def _job_line(j) -> str:
 @click.option("--into-new-store", metavar="NAME", help="Write the dreamed store as a new store; the input is untouched.")
 @click.option("--into-branch", metavar="NAME", help="Write the proposal as branch STORE@NAME: mount, edit, merge it.")
 @click.option("--all-stores", is_flag=True, help="Every live store with enough new activity (for cron).")
-@click.option("--min-sessions", type=int, default=0, help="Skip a store with fewer new sessions than this.")
-@click.option("--unread-days", type=float, help="Local engine: list notes no session read or wrote in N days "
+@click.option("--min-sessions", type=click.IntRange(0), default=0,
+              help="Skip a store with fewer new sessions than this.")
+@click.option("--unread-days", type=click.FloatRange(0), help="Local engine: list notes no session read or wrote in N days "
               "for review (default 30; 0: off).")
 @click.option("--json", "as_json", is_flag=True, help="Print the job as JSON (--all-stores: one JSON object per "
               "store and line).")
@@ -151,7 +152,7 @@ def _job_row(j):
 @dream.command("ls")
 @click.argument("store_name", metavar="[STORE]", required=False)
 @click.option("--status", type=click.Choice(["pending", "running", "completed", "failed", "canceled"]))
-@click.option("-n", "--limit", type=int, default=0, help="At most N jobs (0: all).")
+@click.option("-n", "--limit", type=click.IntRange(0), default=0, help="At most N jobs (0: all).")
 @output_options
 @pass_m
 def dream_ls(c, store_name, status, limit, fmt):
@@ -170,6 +171,8 @@ def dream_ls(c, store_name, status, limit, fmt):
 @pass_m
 def dream_show(c, job_id, paths, as_json, color):
     """A job's proposal as a coloured diff; each hunk with its reason and evidence."""
+    if as_json and paths:
+        raise errors.InvalidInput("--json prints the whole job: give PATHs or --json, not both")
     j = _job(c.m, job_id)
     if as_json:
         click.echo(json.dumps(j.to_dict(), indent=2, default=str))

@@ -48,11 +48,25 @@ def select_sessions(m, store, *, since: Optional[float] = None, sessions: Option
     a time: mount and API sessions that held or wrote it, writers in its log (dreams excluded),
     and transcripts registered for it."""
     if sessions:
-        return sorted(set(sessions))
+        ids = sorted(set(sessions))
+        unknown = _unknown_sessions(m, ids)
+        if unknown:  # a typo would otherwise be a dream that read nothing and said it read it
+            raise errors.NotFound(f"no such session: {', '.join(unknown)} (no mount or API session, write or "
+                                  f"registered transcript has that id: see memfs sessions, memfs transcripts ls)")
+        return ids
     ids = {s.session_id for s in m.sessions(store, since=since)}
     ids |= {r.session for r in m.log(store, since=since) if r.session and r.actor != "dream"}
     ids |= {t.session_id for t in m.transcripts(store=store, since=since)}
     return sorted(ids)
+
+
+def _unknown_sessions(m, ids: list) -> list:
+    known = {t.session_id for t in m.transcripts(session_ids=ids)}
+    left = [s for s in ids if s not in known]
+    if left:
+        known = {s.session_id for s in m.sessions()}
+        left = [s for s in left if s not in known and not m.log(session=s, limit=1)]
+    return left
 
 
 def snapshot(m, store, rev: int):

@@ -192,8 +192,9 @@ def report_lines(f: dict, plural, days) -> list[str]:
         out.append(f"- Merged {plural(len(f['paraphrases']), 'fact')} stated twice in other words: " +
                    "; ".join(f"{x['removed']} -> {x['kept']}" for x in f["paraphrases"][:5]))
     if f.get("unread"):
+        span = f"{days:g} days" if days >= 0.01 else f"{days * 86400:.3g} seconds"  # not "1e-05 days"
         out.append(f"- Possibly stale, for review: {plural(len(f['unread']), 'note')} no session read or wrote in "
-                   f"{days:g} days: " + ", ".join(x["path"] for x in f["unread"][:8]) +
+                   f"{span}: " + ", ".join(x["path"] for x in f["unread"][:8]) +
                    (f" and {len(f['unread']) - 8} more" if len(f["unread"]) > 8 else ""))
     if f.get("kept_by_readers"):
         out.append("- Kept as read by many sessions: " +
