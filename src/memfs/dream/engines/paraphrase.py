@@ -207,10 +207,12 @@ def features(text: str) -> Features:
     rest = text
     rest_values: list[str] = []
     has_digit = _DIGIT.search(text) is not None
+    failed: set = set()  # gates that found nothing in `rest` as it is (ip and version share one)
     for kind, rx, need, gate in _PLAN:
         if need is not None and not (has_digit if need == "0" else need in rest):
             continue  # the pattern cannot match: skip the regex (most words are plain)
-        if gate is not None and not gate.search(rest):
+        if gate is not None and (gate in failed or not gate.search(rest)):
+            failed.add(gate)
             continue
 
         def take(m, kind=kind):
@@ -228,7 +230,10 @@ def features(text: str) -> Features:
             if kind == "flag":  # --replicas says "replicas" too
                 rest_values.append(raw.lstrip("-").replace("-", " "))
             return " "
-        rest = rx.sub(take, rest)
+        new = rx.sub(take, rest)
+        if new is not rest:
+            rest = new
+            failed.clear()
         if rest_values:
             rest += " " + " ".join(rest_values)
             rest_values.clear()

@@ -79,15 +79,17 @@ def similar_pairs(sets: list[set], threshold: float, df_cap: int = DF_CAP) -> li
     # the rare members' global order, rarest first (ties by value): one sort, then a lookup per set
     rank = {h: k for k, h in enumerate(sorted((h for h, c in df.items() if 1 < c <= df_cap),
                                               key=lambda h: (df[h], h)))}
-    rare: list[frozenset] = []
+    all_rare = set(rank)
+    rare: list[set] = []
     index: dict[int, list[int]] = defaultdict(list)
     cands: set[tuple[int, int]] = set()
     for i, s in enumerate(sets):
-        r = sorted([h for h in s if h in rank], key=rank.__getitem__)
-        rare.append(frozenset(r))
+        mine = s & all_rare
+        rare.append(mine)
         need = max(1, math.ceil(threshold * len(s) - 1e-9))  # the fewest shared members that can reach it
-        if len(r) < need:
+        if len(mine) < need:
             continue
+        r = sorted(mine, key=rank.__getitem__)
         for h in r[:len(r) - need + 1]:
             ids = index[h]
             cands.update((j, i) for j in ids)
