@@ -72,3 +72,8 @@ def test_a_store_with_no_files(ok, memfs_cli, m, seeded):
     r = memfs_cli("dream", "run", "empty", "--engine", "local")
     assert r.exit_code == 12 and "nothing to read: no session or transcript touched empty since " in r.output
     assert r.stderr == ""
+
+
+def test_stats_with_no_store(ok, db_path):
+    assert ok("stats").output == "no live store (memfs store create NAME)\n"
+    assert ok("stats", "--json").output == "[]\n"

@@ -24,6 +24,8 @@ def stats(c, store_names, days, as_json, no_duplicates):
     figures = [c.m.stats(n, days=days, duplicates=not no_duplicates) for n in names]
     if as_json:
         click.echo(json.dumps(figures[0] if len(store_names) == 1 else figures, indent=2))
+    elif not figures:
+        click.echo("no live store (memfs store create NAME)")
     else:
         click.echo("\n".join(format_stats(d) for d in figures), nl=False)
 

@@ -15,7 +15,8 @@ DAY = 86400
 NEAREST = 5       # files listed nearest the size limit
 IDLE_SHOWN = 20   # idle files listed by path (all are counted)
 DREAMS_SHOWN = 10
-HOOK_REFUSAL = "refused by write hook"  # how the mount words a hook's refusal in the conflicts record
+HOOK_REFUSAL = "refused by write hook"
+_DUPLICATED: dict = {}  # the duplicated-text figure by the set of (path, content hash) it was counted on  # how the mount words a hook's refusal in the conflicts record
 
 
 def _day(ts: float) -> str:
@@ -27,9 +28,9 @@ class StatsMixin:
         """The duplicated-text figure of `stats` alone: the paragraphs and list items of the store's
         text files that the local dream engine would merge (the same words, nearly, or the same
         fact in other words), over all of them. Exact: every paragraph is compared with every
-        other, no sample. Kept per store while its files (paths and hashes) stay the same, so a
-        long-lived process (`memfs serve`, the console's health page) computes it once a change;
-        `cached` says so, `seconds` is the time the count took."""
+        other, no sample. Kept in the process for the set of files (paths and content hashes) it
+        was counted on, so a long-lived process (`memfs serve`, the console's health page) counts
+        again only after a change; `cached` says so, `seconds` is the time the count took."""
         store = self._store(ref)
         with self.db.read() as tx:
             files = tx.all("SELECT path, sha256 FROM nodes WHERE store_id = ? AND kind = 'file' AND path IS NOT NULL"
@@ -39,11 +40,12 @@ class StatsMixin:
     def _duplicated(self, store, files: list) -> dict:
         from ..dream.engines.facts import duplicate_share
 
+        # the figure depends on the files' paths and contents alone: that set is the key, so every
+        # thread of a server (each its own Memfs) and every store with the same files share it
         key = hashlib.sha256("\n".join(f"{p}\0{sha}" for p, sha in sorted(files)).encode()).digest()
-        cache = self.__dict__.setdefault("_duplicated_cache", {})
-        hit = cache.get(store.id)
-        if hit is not None and hit[0] == key:
-            return {**hit[1], "cached": True}
+        hit = _DUPLICATED.get(key)
+        if hit is not None:
+            return {**hit, "cached": True}
         start = time.monotonic()
         texts = {}
         for path, sha in files:
@@ -51,9 +53,9 @@ class StatsMixin:
             if not is_binary(data):
                 texts[path] = data.decode("utf-8", "replace")
         dup = {**duplicate_share(texts), "method": "exact", "seconds": round(time.monotonic() - start, 3)}
-        if len(cache) >= 64:  # a server with many stores: keep the memory bounded
-            cache.clear()
-        cache[store.id] = (key, dup)
+        if len(_DUPLICATED) >= 256:  # a server with many stores: keep the memory bounded
+            _DUPLICATED.clear()
+        _DUPLICATED[key] = dup
         return {**dup, "cached": False}
 
     def stats(self, ref, *, days: int = 30, now: Optional[float] = None, duplicates: bool = True) -> dict:
