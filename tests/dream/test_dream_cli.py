@@ -101,6 +101,9 @@ def test_lock_second_run_exits_zero_and_stale_lock_is_broken(memfs_cli, m, plant
         assert r.exit_code == 0
         assert r.output.startswith(f"skipped: team-sre is being dreamed by pid {p.pid} on {socket.gethostname()} "
                                    f"since ")
+        # cron over all stores: the store being dreamed elsewhere is skipped, and that is not "nothing to read"
+        r = memfs_cli("dream", "run", "--all-stores", "--engine", "local")
+        assert r.exit_code == 0 and r.output.startswith(f"team-sre: skipped: team-sre is being dreamed by pid {p.pid}")
         assert m.dream_jobs() == []
     finally:
         p.send_signal(signal.SIGKILL)
