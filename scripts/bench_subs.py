@@ -16,7 +16,7 @@ from rich.table import Table
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # the sections scripts/bench runs through a script, in order; the paraphrase figures also belong to --only dream
-SECTIONS = ("api", "dream", "paraphrase", "pg", "branches", "reads")
+SECTIONS = ("api", "dream", "paraphrase", "pg", "branches", "reads", "stats")
 PART_OF = {"paraphrase": "dream"}
 
 
@@ -29,6 +29,7 @@ def subs(quick: bool) -> list[tuple[str, str, list[str], bool]]:
         ("pg", "bench_pg.py", ["--revisions", "800", "--rounds", "20"] if quick else [], False),
         ("branches", "bench_branches.py", ["--files", "500", "--changed", "50", "--repeat", "1"] if quick else [], True),
         ("reads", "bench_reads.py", ["--files", "500", "--rounds", "5"] if quick else [], True),
+        ("stats", "bench_stats.py", ["--files", "500", "--repeat", "1"] if quick else [], True),
     ]
 
 
@@ -131,4 +132,22 @@ def report_reads(con: Console, r: dict) -> None:
               f"recorded {r['reads_recorded']:,} reads of {r['files_with_reads']:,} files.")
 
 
-REPORTS = {"branches": report_branches, "paraphrase": report_paraphrase, "reads": report_reads}
+def report_stats(con: Console, r: dict) -> None:
+    d = r["duplicated"]
+    t = Table(title=f"memfs stats on a store of {r['files']:,} notes ({d['paragraphs']:,} paragraphs); ms (lower is "
+                    "better)", box=box.SIMPLE_HEAD, title_justify="left")
+    t.add_column("figure")
+    t.add_column("ms", justify="right")
+    t.add_column("target", justify="right")
+    t.add_row("memfs stats STORE (a process)", _ms(r["stats_s"]) + (" ✓" if r["ok"] else " ✗"), f"< {_ms(r['target_s'])}")
+    t.add_row("  baseline: memfs stats STORE --no-duplicates", _ms(r["no_duplicates_s"]), "")
+    t.add_row("  baseline: memfs --version (start-up alone)", _ms(r["start_s"]), "")
+    t.add_row("the duplicated-text figure, in-process", _ms(r["duplicated_first_s"]), "")
+    t.add_row("  again, files unchanged (kept per store)", _ms(r["duplicated_again_s"]), "")
+    con.print(t)
+    con.print(f"  Duplicated text: {d['duplicated']} of {d['paragraphs']:,} paragraphs ({d['share']:.1%}), every paragraph "
+              f"compared; {r['planted_exact']} notes repeat a paragraph of another, {r['planted_paraphrase']} restate one "
+              f"in other words. Median of {r['repeat']} runs.")
+
+
+REPORTS = {"branches": report_branches, "paraphrase": report_paraphrase, "reads": report_reads, "stats": report_stats}

@@ -1,13 +1,17 @@
 """The claude engine end to end: the real anthropic SDK over HTTP against a local stub of the
 Messages API with scripted tool-use turns. Never the network."""
 
+import json
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
-from memfs import Memfs, dream
+from memfs import Identity, Memfs, dream
 from memfs.dream.proposal import Proposal
 
 from claudestub import Stub, error, message, tool_use
@@ -95,6 +99,31 @@ def test_claude_engine_end_to_end_via_cli(api, memfs_cli, m, seeded):
     assert m.read(seeded, "/runbooks/disk.md") == DISK.encode()  # proposing writes nothing
     show = memfs_cli("dream", "show", job.id, "--no-color").output
     assert "# why: sessions kept forgetting inodes [integrated]" in show and "sess-bob.jsonl:3" in show
+
+
+def test_all_stores_one_failing_store_does_not_stop_the_others(api, m, seeded, db_path):
+    """cron over all stores, a real `memfs` process: the API refuses the dream of one store; the
+    stores after it are still dreamed; each has its line and the exit status says a store failed."""
+    m.create_store("aaa-broken")
+    m.write("aaa-broken", "/x.md", b"# X\n\n- rotate the logs weekly\n", identity=Identity(agent="dan", session="s-dan"))
+    ok = scripted()
+
+    def script(body):
+        if "The store aaa-broken at revision" in json.dumps(body):
+            return error(400, "invalid_request_error", "prompt is too long")
+        return ok(body)
+
+    with api(script):
+        p = subprocess.run([os.path.join(os.path.dirname(sys.executable), "memfs"), "dream", "run", "--all-stores",
+                            "--engine", "claude", "--since", "3650d"],
+                           env={**os.environ, "MEMFS_DB": db_path}, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1, (p.stdout, p.stderr)
+    lines = p.stdout.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("aaa-broken: failed: drm_"), p.stdout
+    assert lines[0].endswith("prompt is too long")
+    assert lines[1].startswith("team-sre: dreamed: drm_") and lines[1].endswith(" 2 changes proposed"), p.stdout
+    assert p.stderr == "Error: 1 of 2 stores failed to dream: aaa-broken\n"
+    assert [j.status for j in sorted(m.dream_jobs(), key=lambda j: j.store_name)] == ["failed", "completed"]
 
 
 def test_parallel_map_is_bounded(api, m, seeded):

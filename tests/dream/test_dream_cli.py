@@ -101,6 +101,9 @@ def test_lock_second_run_exits_zero_and_stale_lock_is_broken(memfs_cli, m, plant
         assert r.exit_code == 0
         assert r.output.startswith(f"skipped: team-sre is being dreamed by pid {p.pid} on {socket.gethostname()} "
                                    f"since ")
+        # cron over all stores: the store being dreamed elsewhere is skipped, and that is not "nothing to read"
+        r = memfs_cli("dream", "run", "--all-stores", "--engine", "local")
+        assert r.exit_code == 0 and r.output.startswith(f"team-sre: skipped: team-sre is being dreamed by pid {p.pid}")
         assert m.dream_jobs() == []
     finally:
         p.send_signal(signal.SIGKILL)
@@ -127,18 +130,73 @@ def test_two_real_processes_one_dream(tmp_path, db_path, m, planted):
 def test_all_stores_for_cron(memfs_cli, m, planted, git_error_sessions):
     m.create_store("quiet")
     r = memfs_cli("dream", "run", "--all-stores", "--since", "3650d", "--min-sessions", "5", "--engine", "local")
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 0, r.output  # team-sre was dreamed
     lines = r.output.splitlines()
-    assert lines[0].startswith("quiet: skipped: 1 sessions since ")
-    assert lines[1].startswith("team-sre: drm_") and lines[1].endswith("completed: 6 sessions, 3 changes proposed")
-    # run again: it resumes from the last dream; nothing new since then
+    assert lines[0].startswith("quiet: skipped: 1 session since ") and lines[0].endswith(", fewer than --min-sessions 5")
+    assert lines[1].startswith("team-sre: dreamed: drm_") and lines[1].endswith(", 6 sessions, 3 changes proposed")
+    # run again: it resumes from the last dream; quiet's one session is enough now, team-sre has nothing new
     r = memfs_cli("dream", "run", "--all-stores", "--since", "3650d", "--min-sessions", "1", "--engine", "local")
-    assert r.exit_code == 0
-    assert r.output.splitlines()[1].startswith("team-sre: skipped: ")
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[0].startswith("quiet: dreamed: drm_")
+    assert r.output.splitlines()[1].startswith("team-sre: nothing to read: nothing new since revision ")
+    # and again: nothing new anywhere, no store dreamed: 12, for cron to log
+    r = memfs_cli("dream", "run", "--all-stores", "--since", "3650d", "--min-sessions", "1", "--engine", "local")
+    assert r.exit_code == 12, r.output
+    assert [ln.split(": ")[1] for ln in r.output.splitlines()] == ["nothing to read"] * 2
     # a new session arrives: the next run dreams again
     m.write(planted, "/new.md", b"fresh\n", identity=Identity(agent="dan", session="s-dan", actor="agent"))
     r = memfs_cli("dream", "run", "--all-stores", "--since", "3650d", "--min-sessions", "1", "--engine", "local")
-    assert "team-sre: drm_" in r.output and "completed: 1 sessions" in r.output
+    assert r.exit_code == 0 and "team-sre: dreamed: drm_" in r.output and ", 1 session, " in r.output
+
+
+def test_all_stores_exit_status(memfs_cli, m):
+    """0 when a store was dreamed, 12 when none had anything to read (a dream over the files
+    alone, or nothing new), one line per store saying which and why; --json: one object a line."""
+    for name in ("ops", "team-sre"):  # an operator's commands, in no session
+        assert memfs_cli("store", "create", name).exit_code == 0
+    assert memfs_cli("put", "ops:/a.md", "-", input="# A\n\n- check df -h and df -i first\n").exit_code == 0
+    r = memfs_cli("dream", "run", "--all-stores", "--engine", "local")
+    assert r.exit_code == 12, r.output
+    lines = r.output.splitlines()
+    assert len(lines) == 2, r.output
+    for name, line in zip(("ops", "team-sre"), lines):
+        assert line.startswith(f"{name}: nothing to read: no session or transcript touched {name} since "), line
+        assert "; dreamed the files only: drm_" in line and line.endswith(", 0 sessions, 0 changes proposed")
+    # nothing new since: still 12, and no new job
+    jobs = len(m.dream_jobs())
+    r = memfs_cli("dream", "run", "--all-stores", "--engine", "local", "--json")
+    assert r.exit_code == 12, r.output
+    rows = [json.loads(x) for x in r.output.splitlines()]
+    assert [(x["store"], x["outcome"]) for x in rows] == [("ops", "nothing_to_read"), ("team-sre", "nothing_to_read")]
+    assert rows[0]["reason"].startswith("nothing new since revision ") and len(m.dream_jobs()) == jobs
+    # a session writes to one store: 0, that store dreamed, the other still has nothing to read
+    m.write("team-sre", "/b.md", b"# B\n\n- check df -h and df -i first\n",
+            identity=Identity(agent="bob", session="s1", actor="agent"))
+    r = memfs_cli("dream", "run", "--all-stores", "--engine", "local", "--min-sessions", "1")
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines() == [
+        f"ops: nothing to read: nothing new since revision {m.dream_jobs('ops')[0].base_rev} "
+        f"(job {m.dream_jobs('ops')[0].id})",
+        f"team-sre: dreamed: {m.dream_jobs('team-sre')[0].id}, 1 session, 0 changes proposed"]
+    # --min-sessions with no session at all is nothing to read too, for one store as for all
+    r = memfs_cli("dream", "run", "ops", "--engine", "local", "--min-sessions", "1")
+    assert r.exit_code == 12 and r.output.startswith("ops: nothing to read: no session or transcript touched ops since ")
+    # one new session where two are asked for: skipped, and no store dreamed: 12
+    m.write("team-sre", "/c.md", b"# C\n\n- rotate the logs weekly\n",
+            identity=Identity(agent="bob", session="s2", actor="agent"))
+    r = memfs_cli("dream", "run", "--all-stores", "--engine", "local", "--min-sessions", "2")
+    assert r.exit_code == 12, r.output
+    assert r.output.splitlines()[1].startswith("team-sre: skipped: 1 session since ")
+    assert r.output.splitlines()[1].endswith(", fewer than --min-sessions 2")
+
+
+def test_all_stores_with_no_store(tmp_path):
+    db = str(tmp_path / "empty.db")
+    env = {**os.environ, "MEMFS_DB": db}
+    exe = os.path.join(os.path.dirname(sys.executable), "memfs")
+    assert subprocess.run([exe, "init"], env=env, capture_output=True).returncode == 0
+    p = subprocess.run([exe, "dream", "run", "--all-stores"], env=env, capture_output=True, text=True)
+    assert (p.returncode, p.stdout, p.stderr) == (12, "no live store to dream (memfs store ls)\n", "")
 
 
 def test_cancel_a_running_job(m, planted, git_error_sessions):
@@ -170,7 +228,7 @@ def test_local_engine_with_an_operator_write_and_a_session_write(db_path):
     assert p.returncode == 0, p.stderr
     r = memfs(db_path, "dream", "run", "s", "--engine", "local", check=False)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
-    assert " completed: 1 sessions, 2 changes proposed" in r.stdout, r.stdout
+    assert " completed: 1 session, 2 changes proposed" in r.stdout, r.stdout
     assert "Merged 1 group of near-duplicate notes: /a.md + /b.md" in r.stdout
     show = memfs(db_path, "dream", "show", job_id(r.stdout), "--no-color").stdout
     assert "#   evidence: session s1, agent bob, revision 3" in show, show

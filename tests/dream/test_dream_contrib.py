@@ -22,5 +22,6 @@ def test_cron_and_systemd_commands_run(memfs_cli, store):
         args = _command(line)
         assert args[:3] == ["dream", "run", "--all-stores"] and "--min-sessions" in args
         r = memfs_cli(*args, "--engine", "local")
-        assert r.exit_code == 0, r.output
-        assert r.output.startswith("team-sre: skipped: ") and "fewer than 5" in r.output
+        assert r.exit_code == 12, r.output  # no store dreamed: cron logs it, systemd counts it a success
+        assert r.output.startswith("team-sre: skipped: ") and "fewer than --min-sessions 5" in r.output
+    assert "SuccessExitStatus=12" in (CONTRIB / "systemd" / "memfs-dream.service").read_text().splitlines()

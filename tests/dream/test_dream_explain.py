@@ -39,7 +39,7 @@ def test_left_out_transcripts_are_explained_with_the_option_that_includes_them(m
     assert "to include: --since 2020-01-10" in r.output
     assert (f"{unlinked} (session sess-unlinked): not linked to any store; to include: memfs transcripts add "
             f"--store team-sre {unlinked} (or dream run --sessions sess-unlinked)") in r.output
-    assert "(1 transcripts registered for other stores were not considered)" in r.output
+    assert "(1 transcript registered for other stores was not considered)" in r.output
     assert "sess-other" not in r.output
     show = memfs_cli("dream", "show", "latest", "--no-color").output
     assert "nothing to read" in show and "to include: --since 2020-01-10" in show

@@ -236,6 +236,10 @@ def test_bad_input(server, sdk, m, notes, root_key):
                                        inputs(notes)[1]]}), 404, "not_found_error")
     raw_error(post({**good, "inputs": [inputs(notes)[0], {"type": "time_window", "since": "yesterday"}]}),
               400, "invalid_request_error")
+    # a session id nothing knows: refused at once, no job left to fail later
+    jobs = len(m.dream_jobs())
+    err = raw_error(post({**good, "inputs": inputs(notes, ["s-alice", "s-typo"])}), 404, "not_found_error")
+    assert "no such session: s-typo" in err["message"] and len(m.dream_jobs()) == jobs
     raw_error(post({**good, "model": ""}), 400, "invalid_request_error")
     raw_error(post({**good, "model": {"id": "m", "speed": "fast"}}), 400, "invalid_request_error")
     raw_error(post({**good, "instructions": "x" * 4097}), 400, "invalid_request_error")

@@ -3,7 +3,8 @@
 import json
 import time
 
-from memfs import Identity, dream
+from memfs import Identity, Memfs, dream
+from memfs.store.stats import _DUPLICATED
 
 DAY = 86400
 
@@ -41,7 +42,8 @@ def test_stats_on_known_content(m, store):
                                                             "/infra/reporting.md"]
     assert s["nearest_size_limit"][0]["share"] == round(4001 / 102400, 4)
     # 4 paragraphs of text; bob's bastion line states the reporting note's fact in other words
-    assert s["duplicated"] == {"paragraphs": 4, "duplicated": 1, "share": 0.25}
+    dup = s["duplicated"]
+    assert (dup["paragraphs"], dup["duplicated"], dup["share"], dup["method"]) == (4, 1, 0.25, "exact")
     assert s["idle_files"] == 0 and s["files_read"] == 1
     assert s["conflicts"] == {"total": 1, "in_window": 1} and s["refusals"] == {"total": 2, "in_window": 2}
     assert len(s["dreams"]) == 1 and s["dreams"][0]["status"] == "completed"
@@ -56,7 +58,10 @@ def test_stats_cli(memfs_cli, m, store):
     r = memfs_cli("stats", "team-sre")
     assert r.exit_code == 0, r.output
     assert r.output.startswith("store team-sre: 4 files, ")
-    assert "duplicated text: 1 of 4 paragraphs (25.0%) would be merged by a dream" in r.output
+    assert "duplicated text: 1 of 4 paragraphs (25.0%) would be merged by a dream (every paragraph compared, " in r.output
+    r = memfs_cli("stats", "team-sre", "--no-duplicates")
+    assert r.exit_code == 0 and "duplicated text" not in r.output and "refused by write hooks" in r.output
+    assert json.loads(memfs_cli("stats", "team-sre", "--json", "--no-duplicates").output)["duplicated"] is None
     assert "refused by write hooks: 2 in 30 days, 2 in all" in r.output
     assert "dreams: none yet (memfs dream run team-sre)" in r.output
     d = json.loads(memfs_cli("stats", "team-sre", "--json", "--days", "7").output)
@@ -68,3 +73,33 @@ def test_stats_cli(memfs_cli, m, store):
     r = memfs_cli("stats", "nope")
     assert r.exit_code == 3 and r.output.strip() == "Error: no such store: 'nope'"
     assert memfs_cli("stats", "team-sre", "--days", "0").exit_code == 2
+
+
+def test_duplicated_text_is_kept_while_the_files_are_the_same(m, store, db_path):
+    """The figure is counted once per content: again from the same process, it is the kept one;
+    a write, a rename or a delete counts it again. Another store keeps its own."""
+    _DUPLICATED.clear()  # the figure is kept per process: another test may have counted these files
+    planted(m, store)
+    first = m.duplicated_text(store)
+    assert (first["duplicated"], first["cached"]) == (1, False) and first["seconds"] >= 0
+    again = m.stats(store)["duplicated"]
+    assert again["cached"] is True and (again["paragraphs"], again["duplicated"]) == (4, 1)
+    # the paraphrase goes: counted again, and right
+    m.write(store, "/notes/bob.md", b"- DNS changes take an hour to propagate to every resolver.\n")
+    after = m.duplicated_text(store)
+    assert (after["paragraphs"], after["duplicated"], after["cached"]) == (3, 0, False)
+    # a copy of the reporting note under another name: the same hashes, another path
+    m.write(store, "/copy.md", m.read(store, "/infra/reporting.md"))
+    copied = m.duplicated_text(store)
+    assert (copied["paragraphs"], copied["duplicated"], copied["cached"]) == (5, 2, False)
+    m.rename(store, "/copy.md", "/zz-copy.md")
+    assert m.duplicated_text(store)["cached"] is False
+    assert m.duplicated_text(store)["cached"] is True
+    other = m.create_store("other")
+    m.write(other, "/a.md", b"Reports are generated at 06:00 UTC every day.\n")
+    got = m.duplicated_text(other)
+    assert (got["paragraphs"], got["duplicated"], got["share"], got["cached"]) == (1, 0, 0.0, False)
+    assert m.duplicated_text(other)["cached"] is True and m.duplicated_text(store)["cached"] is True
+    # another Memfs of the process (a server's other thread) finds it kept too
+    with Memfs(db_path) as m2:
+        assert m2.duplicated_text(store)["cached"] is True

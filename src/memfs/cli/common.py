@@ -40,12 +40,35 @@ class Ctx:
         return self._m
 
 
+class OneLineUsageError(click.ClickException):
+    """A usage error (a bad option value, a missing argument) as one line, like every other error."""
+
+    exit_code = 2
+
+
+def _one_line(e: click.UsageError) -> OneLineUsageError:
+    hint = f" (see {e.ctx.command_path} --help)" if e.ctx is not None else ""
+    return OneLineUsageError(e.format_message().strip() + hint)
+
+
 class MemfsGroup(click.Group):
     """Turns library errors into one line on stderr and a documented exit code, never a traceback."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as e:  # a bad option of `memfs` itself
+            raise _one_line(e) from None
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:  # `memfs dream` alone: the help, as click prints it
+            raise
+        except click.UsageError as e:
+            raise _one_line(e) from None
         except errors.MemfsError as e:
             click.echo(f"Error: {e.message}", err=True)
             sys.exit(e.exit_code)

@@ -14,7 +14,9 @@ from .common import emit, output_options, pass_m
 DREAM_HELP = """Exit codes: 0 ok (also when another process holds the store's dream lock: the run
 is skipped with a message), 1 the dream failed, 2 bad input, 3 not found, 5 apply or revert left
 conflicts, 12 the dream had no session or transcript to read (it looked at the files only),
-130 canceled."""
+130 canceled. With --all-stores (one line per store: dreamed, nothing to read, skipped or failed,
+and why): 1 when a store failed (the others are still dreamed), else 0 when a store was dreamed,
+else 12 (no store had anything, or enough, to read)."""
 
 
 @click.group(epilog=DREAM_HELP)
@@ -52,9 +54,9 @@ def _job(m, job_id):
 
 
 def _job_line(j) -> str:
-    n = len((j.proposal or {}).get("changes", []))
-    return (f"dream {j.id} of {j.store_name} {j.status}: {len(j.inputs.sessions or [])} sessions, "
-            f"{n} changes proposed")
+    n, ses = len((j.proposal or {}).get("changes", [])), len(j.inputs.sessions or [])
+    return (f"dream {j.id} of {j.store_name} {j.status}: {ses} session{'s' if ses != 1 else ''}, "
+            f"{n} change{'s' if n != 1 else ''} proposed")
 
 
 @dream.command("run")
@@ -69,10 +71,12 @@ def _job_line(j) -> str:
 @click.option("--into-new-store", metavar="NAME", help="Write the dreamed store as a new store; the input is untouched.")
 @click.option("--into-branch", metavar="NAME", help="Write the proposal as branch STORE@NAME: mount, edit, merge it.")
 @click.option("--all-stores", is_flag=True, help="Every live store with enough new activity (for cron).")
-@click.option("--min-sessions", type=int, default=0, help="Skip a store with fewer new sessions than this.")
-@click.option("--unread-days", type=float, help="Local engine: list notes no session read or wrote in N days "
+@click.option("--min-sessions", type=click.IntRange(0), default=0,
+              help="Skip a store with fewer new sessions than this.")
+@click.option("--unread-days", type=click.FloatRange(0), help="Local engine: list notes no session read or wrote in N days "
               "for review (default 30; 0: off).")
-@click.option("--json", "as_json", is_flag=True, help="Print the job as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the job as JSON (--all-stores: one JSON object per "
+              "store and line).")
 @pass_m
 def dream_run(c, store_name, since, session_ids, engine, model, instructions, budget_tokens, apply_now,
               into_new_store, all_stores, min_sessions, unread_days, as_json, into_branch=None):
@@ -81,11 +85,17 @@ def dream_run(c, store_name, since, session_ids, engine, model, instructions, bu
     if all_stores:
         if store_name or session_ids or into_new_store or into_branch:
             raise errors.InvalidInput("--all-stores takes no STORE, --sessions, --into-new-store or --into-branch")
-        failed = jobs.run_all(c.m, since=since_ts, min_sessions=min_sessions, log=click.echo, engine=engine,
-                              model=model, instructions=instructions, budget_tokens=budget_tokens, apply=apply_now)
+        outcomes = jobs.run_all(c.m, since=since_ts, min_sessions=min_sessions,
+                                log=(lambda o: click.echo(json.dumps(o.to_dict()))) if as_json else
+                                (lambda o: click.echo(o.line())),
+                                engine=engine, model=model, instructions=instructions, budget_tokens=budget_tokens,
+                                apply=apply_now, engine_options=jobs.local_options(engine, unread_days=unread_days))
+        if not outcomes and not as_json:
+            click.echo("no live store to dream (memfs store ls)")
+        failed = [o.store for o in outcomes if o.outcome == "failed"]
         if failed:
-            raise errors.MemfsError(f"{failed} store(s) failed to dream")
-        return
+            click.echo(f"Error: {len(failed)} of {len(outcomes)} stores failed to dream: {', '.join(failed)}", err=True)
+        sys.exit(jobs.all_stores_status(outcomes))
     if not store_name:
         raise errors.InvalidInput("give a STORE, or --all-stores")
     try:
@@ -98,7 +108,9 @@ def dream_run(c, store_name, since, session_ids, engine, model, instructions, bu
         click.echo(f"skipped: {e.message}")
         return
     if res.skipped:
-        click.echo(f"{store_name}: skipped: {res.skipped}")
+        click.echo(f"{store_name}: {'nothing to read' if res.nothing_to_read else 'skipped'}: {res.skipped}")
+        if res.nothing_to_read:
+            sys.exit(explain.NOTHING_TO_READ)
         return
     j = res.job
     if as_json:
@@ -140,7 +152,7 @@ def _job_row(j):
 @dream.command("ls")
 @click.argument("store_name", metavar="[STORE]", required=False)
 @click.option("--status", type=click.Choice(["pending", "running", "completed", "failed", "canceled"]))
-@click.option("-n", "--limit", type=int, default=0, help="At most N jobs (0: all).")
+@click.option("-n", "--limit", type=click.IntRange(0), default=0, help="At most N jobs (0: all).")
 @output_options
 @pass_m
 def dream_ls(c, store_name, status, limit, fmt):
@@ -159,6 +171,8 @@ def dream_ls(c, store_name, status, limit, fmt):
 @pass_m
 def dream_show(c, job_id, paths, as_json, color):
     """A job's proposal as a coloured diff; each hunk with its reason and evidence."""
+    if as_json and paths:
+        raise errors.InvalidInput("--json prints the whole job: give PATHs or --json, not both")
     j = _job(c.m, job_id)
     if as_json:
         click.echo(json.dumps(j.to_dict(), indent=2, default=str))

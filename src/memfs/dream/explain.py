@@ -85,5 +85,7 @@ def lines(ex: Optional[dict], store_name: str) -> list[str]:
         if ex["left_out_count"] > len(ex["left_out"]):
             out.append(f"  ... and {ex['left_out_count'] - len(ex['left_out'])} more")
     if ex.get("other_stores"):
-        out.append(f"({ex['other_stores']} transcripts registered for other stores were not considered)")
+        n = ex["other_stores"]
+        out.append(f"({n} transcript{'s' if n != 1 else ''} registered for other stores "
+                   f"{'were' if n != 1 else 'was'} not considered)")
     return out

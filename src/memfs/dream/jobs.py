@@ -48,11 +48,25 @@ def select_sessions(m, store, *, since: Optional[float] = None, sessions: Option
     a time: mount and API sessions that held or wrote it, writers in its log (dreams excluded),
     and transcripts registered for it."""
     if sessions:
-        return sorted(set(sessions))
+        ids = sorted(set(sessions))
+        unknown = _unknown_sessions(m, ids)
+        if unknown:  # a typo would otherwise be a dream that read nothing and said it read it
+            raise errors.NotFound(f"no such session: {', '.join(unknown)} (no mount or API session, write or "
+                                  f"registered transcript has that id: see memfs sessions, memfs transcripts ls)")
+        return ids
     ids = {s.session_id for s in m.sessions(store, since=since)}
     ids |= {r.session for r in m.log(store, since=since) if r.session and r.actor != "dream"}
     ids |= {t.session_id for t in m.transcripts(store=store, since=since)}
     return sorted(ids)
+
+
+def _unknown_sessions(m, ids: list) -> list:
+    known = {t.session_id for t in m.transcripts(session_ids=ids)}
+    left = [s for s in ids if s not in known]
+    if left:
+        known = {s.session_id for s in m.sessions()}
+        left = [s for s in left if s not in known and not m.log(session=s, limit=1)]
+    return left
 
 
 def snapshot(m, store, rev: int):
@@ -74,6 +88,7 @@ class RunResult:
     apply_report: Optional[applying.ApplyReport] = None
     new_store: Optional[str] = None
     new_branch: Optional[str] = None  # STORE@NAME
+    nothing_to_read: bool = False  # skipped, with no session or transcript to read (or nothing new)
     extra: dict = field(default_factory=dict)
 
 
@@ -122,10 +137,14 @@ def run(m, store_ref, *, since: Optional[float] = None, sessions: Optional[Itera
         ids = select_sessions(m, store, since=None if sessions else window, sessions=sessions)
         head = m.store_head(store)
         if resume and last is not None and last.base_rev == head and not ids:
-            return RunResult(None, skipped=f"nothing new since revision {head} (job {last.id})")
+            return RunResult(None, skipped=f"nothing new since revision {head} (job {last.id})", nothing_to_read=True)
         if len(ids) < min_sessions:
-            return RunResult(None, skipped=f"{len(ids)} sessions since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(window))}"
-                                           f", fewer than {min_sessions}")
+            when = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(window))
+            if not ids:
+                return RunResult(None, skipped=f"no session or transcript touched {store.name} since {when}",
+                                 nothing_to_read=True)
+            return RunResult(None, skipped=f"{len(ids)} session{'s' if len(ids) != 1 else ''} since {when}, "
+                                           f"fewer than --min-sessions {min_sessions}")
         regs = m.transcripts(session_ids=ids)
         output = ({"type": "create_new", "memory_store": into_new_store} if into_new_store else
                   {"type": "branch", "memory_store": f"{store.name}@{into_branch}"} if into_branch else
@@ -269,30 +288,84 @@ def revert_job(m, job_id: str, *, dry_run: bool = False) -> applying.ApplyReport
     return applying.revert_job(m, m.get_store(job.store_id), job, dry_run=dry_run)
 
 
-def run_all(m, *, since: Optional[float], min_sessions: int, log: Callable[[str], None], **kw) -> int:
-    """Dream every live store with enough new activity (cron). One line per store; returns the
-    number of stores whose dream failed."""
-    failed = 0
+@dataclass
+class StoreOutcome:
+    """What `run_all` did with one store. `outcome`: "dreamed" (read at least one session),
+    "nothing_to_read" (no session or transcript, or nothing new since the last dream: a dream
+    over the files alone, or none), "skipped" (fewer sessions than --min-sessions, or another
+    process is dreaming it) or "failed"."""
+    store: str
+    outcome: str
+    reason: str = ""
+    job: Optional[str] = None
+    sessions: int = 0
+    changes: int = 0
+    applied: Optional[int] = None
+    locked: bool = False
+
+    def line(self) -> str:
+        word = self.outcome.replace("_", " ")
+        return f"{self.store}: {word}: {self.reason}" if self.reason else f"{self.store}: {word}"
+
+    def to_dict(self) -> dict:
+        return {"store": self.store, "outcome": self.outcome, "reason": self.reason, "job": self.job,
+                "sessions": self.sessions, "changes": self.changes, "applied": self.applied}
+
+
+def all_stores_status(outcomes: list) -> int:
+    """The exit status of `dream run --all-stores`: 1 when a store failed (the others were still
+    dreamed); else 0 when a store was dreamed (or is being dreamed by another process); else
+    explain.NOTHING_TO_READ: no store had anything (or enough) to read, or there is no store."""
+    if any(o.outcome == "failed" for o in outcomes):
+        return 1
+    if any(o.outcome == "dreamed" or o.locked for o in outcomes):
+        return 0
+    return explain.NOTHING_TO_READ
+
+
+def _outcome(st, res: RunResult) -> StoreOutcome:
+    if res.skipped:
+        return StoreOutcome(st.name, "nothing_to_read" if res.nothing_to_read else "skipped", res.skipped)
+    j = res.job
+    n = len((j.proposal or {}).get("changes", []))
+    out = StoreOutcome(st.name, "dreamed", job=j.id, sessions=len(j.inputs.sessions or []), changes=n)
+    if j.status != "completed":
+        out.outcome = "failed"
+        out.reason = f"{j.id} {j.status}: {(j.error or {}).get('message', '')}"
+        return out
+    did = f"{j.id}, {out.sessions} session{'s' if out.sessions != 1 else ''}, {n} change{'s' if n != 1 else ''} proposed"
+    if res.apply_report:
+        out.applied = len(res.apply_report.applied)
+        conflicts = len(res.apply_report.conflicts)
+        did += f", {out.applied} applied" + (f", {conflicts} conflicts" if conflicts else "")
+    ex = j.inputs.explain or {}
+    if ex.get("nothing_to_read"):
+        out.outcome = "nothing_to_read"
+        since = f" since {explain._day(ex['window'])}" if ex.get("window") else ""
+        left = ex.get("left_out_count") or 0
+        out.reason = (f"no session or transcript touched {st.name}{since}; dreamed the files only: {did}"
+                      + (f" ({left} registered transcript{'s' if left != 1 else ''} left out: memfs dream show {j.id})"
+                         if left else ""))
+    else:
+        out.reason = did
+    return out
+
+
+def run_all(m, *, since: Optional[float], min_sessions: int, log: Optional[Callable[[StoreOutcome], None]] = None,
+            **kw) -> list[StoreOutcome]:
+    """Dream every live store with enough new activity since its last dream (cron). A store that
+    fails does not stop the others. `log` hears each store's outcome as it is known."""
+    outcomes = []
     for st in m.list_stores(include_archived=False):
         try:
-            res = run(m, st, since=since, min_sessions=min_sessions, resume=True, **kw)
+            o = _outcome(st, run(m, st, since=since, min_sessions=min_sessions, resume=True, **kw))
         except lock.LockHeld as e:
-            log(f"{st.name}: skipped: {e.message}")
-            continue
+            o = StoreOutcome(st.name, "skipped", e.message, locked=True)
         except errors.MemfsError as e:
-            failed += 1
-            log(f"{st.name}: failed: {e.message}")
-            continue
-        if res.skipped:
-            log(f"{st.name}: skipped: {res.skipped}")
-            continue
-        j = res.job
-        if j.status == "completed":
-            n = len((j.proposal or {}).get("changes", []))
-            log(f"{st.name}: {j.id} completed: {len(j.inputs.sessions or [])} sessions, {n} changes proposed"
-                + (f", applied {len(res.apply_report.applied)}" if res.apply_report else "")
-                + (" (nothing to read: files only)" if (j.inputs.explain or {}).get("nothing_to_read") else ""))
-        else:
-            failed += 1
-            log(f"{st.name}: {j.id} {j.status}: {(j.error or {}).get('message', '')}")
-    return failed
+            o = StoreOutcome(st.name, "failed", e.message)
+        except Exception as e:  # a store's failure is its line; the next store still dreams
+            o = StoreOutcome(st.name, "failed", f"{type(e).__name__}: {e}")
+        outcomes.append(o)
+        if log is not None:
+            log(o)
+    return outcomes

@@ -10,6 +10,7 @@ from typing import Optional
 from rich.console import Console
 from rich.text import Text
 
+from .. import errors, paths as pathrules
 from ..config import fmt_time
 from . import explain
 from .proposal import Annotation, Change, Proposal
@@ -101,6 +102,11 @@ def render_job(m, job, *, color: bool = False, width: int = 120, paths: Optional
     for ln in job_header(job):
         con.print(Text(ln, style="bold"))
     proposal = Proposal.from_dict(job.proposal) if job.proposal else None
+    if paths:  # as `dream apply JOB PATH` takes them: a path the proposal does not change is an error
+        paths = {pathrules.normalize(p) for p in paths}
+        unknown = paths - {c.path for c in (proposal.changes if proposal else [])}
+        if unknown:
+            raise errors.NotFound(f"the proposal of {job.id} does not change {', '.join(sorted(unknown))}")
     if proposal is None:
         return buf.getvalue()
     con.print()

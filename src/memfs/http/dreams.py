@@ -360,6 +360,8 @@ def add_routes(app: FastAPI, ctx) -> None:
             raise _conflict(f"dream {busy[0].id} of memory store {s.uid} has not stopped yet")
         engine = settings.get("MEMFS_DREAM_ENGINE") or engines.default_engine()
         engines.get(engine)  # an unknown engine is the server's misconfiguration: fail here, not later
+        if session_ids is not None:  # an unknown session id is the client's 404 now, not a failed job later
+            dreamjobs.select_sessions(c.m, s, sessions=session_ids)
         inputs = DreamInputs(memory_store=s.name, sessions=session_ids, since=since, model=model, api=True)
         with c.writing:
             j = c.m.create_dream_job(s, engine=engine, model=model["id"], instructions=body.instructions,

@@ -5,6 +5,7 @@ one reads or writes, conflicts and refusals, dream history. Part of `Memfs` (a m
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Optional
 
@@ -14,7 +15,8 @@ DAY = 86400
 NEAREST = 5       # files listed nearest the size limit
 IDLE_SHOWN = 20   # idle files listed by path (all are counted)
 DREAMS_SHOWN = 10
-HOOK_REFUSAL = "refused by write hook"  # how the mount words a hook's refusal in the conflicts record
+HOOK_REFUSAL = "refused by write hook"
+_DUPLICATED: dict = {}  # the duplicated-text figure by the set of (path, content hash) it was counted on  # how the mount words a hook's refusal in the conflicts record
 
 
 def _day(ts: float) -> str:
@@ -22,6 +24,40 @@ def _day(ts: float) -> str:
 
 
 class StatsMixin:
+    def duplicated_text(self, ref) -> dict:
+        """The duplicated-text figure of `stats` alone: the paragraphs and list items of the store's
+        text files that the local dream engine would merge (the same words, nearly, or the same
+        fact in other words), over all of them. Exact: every paragraph is compared with every
+        other, no sample. Kept in the process for the set of files (paths and content hashes) it
+        was counted on, so a long-lived process (`memfs serve`, the console's health page) counts
+        again only after a change; `cached` says so, `seconds` is the time the count took."""
+        store = self._store(ref)
+        with self.db.read() as tx:
+            files = tx.all("SELECT path, sha256 FROM nodes WHERE store_id = ? AND kind = 'file' AND path IS NOT NULL"
+                           " AND deleted_at IS NULL ORDER BY path", (store.id,))
+        return self._duplicated(store, [(f[0], f[1]) for f in files])
+
+    def _duplicated(self, store, files: list) -> dict:
+        from ..dream.engines.facts import duplicate_share
+
+        # the figure depends on the files' paths and contents alone: that set is the key, so every
+        # thread of a server (each its own Memfs) and every store with the same files share it
+        key = hashlib.sha256("\n".join(f"{p}\0{sha}" for p, sha in sorted(files)).encode()).digest()
+        hit = _DUPLICATED.get(key)
+        if hit is not None:
+            return {**hit, "cached": True}
+        start = time.monotonic()
+        texts = {}
+        for path, sha in files:
+            data = self.blob(sha) if sha else b""
+            if not is_binary(data):
+                texts[path] = data.decode("utf-8", "replace")
+        dup = {**duplicate_share(texts), "method": "exact", "seconds": round(time.monotonic() - start, 3)}
+        if len(_DUPLICATED) >= 256:  # a server with many stores: keep the memory bounded
+            _DUPLICATED.clear()
+        _DUPLICATED[key] = dup
+        return {**dup, "cached": False}
+
     def stats(self, ref, *, days: int = 30, now: Optional[float] = None, duplicates: bool = True) -> dict:
         """The store's figures over the last `days` days (default 30). `duplicates=False` skips
         the duplicated-text figure, which reads every text file."""
@@ -63,16 +99,7 @@ class StatsMixin:
         idle = [f[1] for f in files if (f[4] or 0) < cutoff and (last_reads.get(f[0]) or 0) < cutoff]
         refusals = [c for c in conf if (c[0] or "").startswith(HOOK_REFUSAL)]
         stale = [c for c in conf if not (c[0] or "").startswith(HOOK_REFUSAL)]
-        dup = None
-        if duplicates:
-            from ..dream.engines.facts import duplicate_share
-
-            texts = {}
-            for f in files:
-                data = self.blob(f[3]) if f[3] else b""
-                if not is_binary(data):
-                    texts[f[1]] = data.decode("utf-8", "replace")
-            dup = duplicate_share(texts)
+        dup = self._duplicated(store, [(f[1], f[3]) for f in files]) if duplicates else None
         dreams = []
         for j in self.dream_jobs(store, limit=DREAMS_SHOWN):
             dreams.append({"id": j.id, "created_at": j.created_at, "status": j.status, "review": j.review,

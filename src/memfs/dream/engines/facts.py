@@ -192,8 +192,9 @@ def report_lines(f: dict, plural, days) -> list[str]:
         out.append(f"- Merged {plural(len(f['paraphrases']), 'fact')} stated twice in other words: " +
                    "; ".join(f"{x['removed']} -> {x['kept']}" for x in f["paraphrases"][:5]))
     if f.get("unread"):
+        span = f"{days:g} days" if days >= 0.01 else f"{days * 86400:.3g} seconds"  # not "1e-05 days"
         out.append(f"- Possibly stale, for review: {plural(len(f['unread']), 'note')} no session read or wrote in "
-                   f"{days:g} days: " + ", ".join(x["path"] for x in f["unread"][:8]) +
+                   f"{span}: " + ", ".join(x["path"] for x in f["unread"][:8]) +
                    (f" and {len(f['unread']) - 8} more" if len(f["unread"]) > 8 else ""))
     if f.get("kept_by_readers"):
         out.append("- Kept as read by many sessions: " +
@@ -205,26 +206,32 @@ def duplicate_share(files: dict) -> dict:
     """How much of a store's text the local engine would merge: paragraphs and list items that
     repeat another (the same words, nearly, or the same fact in other words), over all of them.
     `files`: path -> text."""
-    from .text import UNIT_JACCARD, shingles, similar_pairs, units, words
+    from .text import UNIT_JACCARD, similar_pairs, units, words
 
-    items = []
+    items, item_words = [], []
     for p in sorted(files):
         lines = files[p].splitlines()
         for s, e in units(lines):
             if lines[s].lstrip().startswith(STAMPS):
                 continue
-            text = _MARKERS.sub("", "\n".join(lines[s:e]))
-            if len(words(text)) >= MIN_WORDS:
+            text = "\n".join(lines[s:e])
+            if "_(" in text or "<!--" in text:
+                text = _MARKERS.sub("", text)
+            ws = words(text)
+            if len(ws) >= MIN_WORDS:
                 items.append(text)
+                item_words.append(ws)
     dup = set()
     exact: dict[str, int] = {}
-    for i, t in enumerate(items):
-        key = " ".join(words(t))
+    for i, ws in enumerate(item_words):
+        key = " ".join(ws)
         if key in exact:
             dup.add(i)
         else:
             exact[key] = i
-    for a, b, _ in similar_pairs([shingles(words(t), 2) for t in items], UNIT_JACCARD):
+    # word pairs hashed in C (the engine's crc32 of the joined pair: the same sets but for a collision)
+    for a, b, _ in similar_pairs([set(map(hash, zip(ws, ws[1:]))) if len(ws) > 1 else {hash(tuple(ws))}
+                                  for ws in item_words], UNIT_JACCARD):
         dup.add(b)
     for a, b, _ in Finder(items).pairs():
         dup.add(b)

@@ -26,12 +26,11 @@ paragraphs of a store.
 from __future__ import annotations
 
 import functools
-import heapq
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from itertools import combinations
+from itertools import chain, combinations
 from typing import Iterable, Optional
 
 THRESHOLD = 0.45        # a pair at or above this score states the same fact
@@ -59,9 +58,16 @@ _IDENTS = [
 # a character every match of a kind contains ("0": a digit), to skip patterns that cannot match
 _NEEDS = {"url": "://", "path": "/", "ip": "0", "version": "0", "env": "_", "host": ".", "pkg": "@", "flag": "-",
           "channel": "#", "num": "0"}
+# for kinds most text holds the character of: what every match contains, as a quick search (a
+# paragraph almost always has a "." or a "-"; a "." followed by a letter it rarely has)
+_DIGIT_DOT = re.compile(r"\d\.\d")
+_GATES = {"ip": _DIGIT_DOT, "version": _DIGIT_DOT, "host": re.compile(r"\.[a-z]", re.I),
+          "flag": re.compile(r"(?<![\w-])-[-a-zA-Z]"), "name": re.compile(r"[a-z0-9][-_:][a-z0-9]", re.I),
+          "camel": re.compile(r"[a-z0-9][A-Z]"), "sig": re.compile(r"[A-Z][A-Z0-9]{3}"), "num": re.compile(r"\d")}
 # a dotted "host" that is really a file name keeps its kind apart from hosts
 _FILE_EXT = re.compile(r"\.(?:py|js|ts|tsx|md|json|ya?ml|toml|txt|log|sh|go|rs|conf|cfg|ini|csv|sql|lock|xml|html)$")
 _WORD = re.compile(r"[a-z][a-z']+")
+_DIGIT = re.compile(r"\d")
 
 NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
                 "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "twenty": "20",
@@ -171,15 +177,43 @@ class Features:
         return out
 
 
+_PLAN = [(kind, rx, _NEEDS.get(kind), _GATES.get(kind)) for kind, rx in _IDENTS]
+_WORD_FEATURES: dict[str, tuple] = {}
+
+
+def _word_feature(w: str) -> tuple:
+    """What a word says: ("neg", None), ("num", "3"), ("w", stem) or ("", None) for a stop word;
+    remembered, since a store's paragraphs use the same few thousand words over and over."""
+    got = _WORD_FEATURES.get(w)
+    if got is None:
+        if w in NEGATIONS or w.endswith("n't"):
+            got = ("neg", None)
+        elif w in NUMBER_WORDS:
+            got = ("num", NUMBER_WORDS[w])
+        elif w in STOP or len(w) < 2:
+            got = ("", None)
+        else:
+            s = stem(w)
+            s = SYNONYMS.get(s, SYNONYMS.get(w, s))
+            got = ("w", s) if s and s not in STOP else ("", None)
+        if len(_WORD_FEATURES) >= 200_000:
+            _WORD_FEATURES.clear()
+        _WORD_FEATURES[w] = got
+    return got
+
+
 def features(text: str) -> Features:
     f = Features()
     rest = text
     rest_values: list[str] = []
-    has_digit = any(c.isdigit() for c in text)
-    for kind, rx in _IDENTS:
-        need = _NEEDS.get(kind)
+    has_digit = _DIGIT.search(text) is not None
+    failed: set = set()  # gates that found nothing in `rest` as it is (ip and version share one)
+    for kind, rx, need, gate in _PLAN:
         if need is not None and not (has_digit if need == "0" else need in rest):
             continue  # the pattern cannot match: skip the regex (most words are plain)
+        if gate is not None and (gate in failed or not gate.search(rest)):
+            failed.add(gate)
+            continue
 
         def take(m, kind=kind):
             raw = m.group(0)
@@ -196,23 +230,21 @@ def features(text: str) -> Features:
             if kind == "flag":  # --replicas says "replicas" too
                 rest_values.append(raw.lstrip("-").replace("-", " "))
             return " "
-        rest = rx.sub(take, rest)
+        new = rx.sub(take, rest)
+        if new is not rest:
+            rest = new
+            failed.clear()
         if rest_values:
             rest += " " + " ".join(rest_values)
             rest_values.clear()
-    for w in _WORD.findall(rest.lower()):
-        if w in NEGATIONS or w.endswith("n't"):
+    memo = _WORD_FEATURES
+    said = [memo.get(w) or _word_feature(w) for w in set(_WORD.findall(rest.lower()))]
+    f.words = {v for kind, v in said if kind == "w"}
+    for kind, v in said:
+        if kind == "neg":
             f.negated = True
-            continue
-        if w in NUMBER_WORDS:
-            f.idents.setdefault("num", set()).add(NUMBER_WORDS[w])
-            continue
-        if w in STOP or len(w) < 2:
-            continue
-        s = stem(w)
-        s = SYNONYMS.get(s, SYNONYMS.get(w, s))
-        if s and s not in STOP:
-            f.words.add(s)
+        elif kind == "num":
+            f.idents.setdefault("num", set()).add(v)
     # "disabled" is itself a negation of "enabled", which may be said as "do not enable"
     if f.negated and "enabl" in f.words:
         f.words.discard("enabl"), f.words.add("disabl")
@@ -241,21 +273,18 @@ class Finder:
 
     def __init__(self, texts: list[str], corpus: Optional[Iterable[str]] = None, threshold: float = THRESHOLD):
         self.threshold = threshold
-        self.feats = [features(t) for t in texts]
-        self.sets = [f.all() for f in self.feats]
-        df: dict[str, int] = defaultdict(int)
-        if corpus is None:
-            sets = self.sets
-            n = len(texts)
-        else:
-            sets = [features(t).all() for t in corpus]
-            n = len(sets)
-        for s in sets:
-            for x in s:
-                df[x] += 1
-        self.df, self.n = df, max(n, 1)
+        memo: dict[str, tuple] = {}  # a paragraph repeated word for word is read once
+        for t in texts:
+            if t not in memo:
+                f = features(t)
+                memo[t] = (f, f.all())
+        self.feats = [memo[t][0] for t in texts]
+        self.sets = [memo[t][1] for t in texts]
+        sets = self.sets if corpus is None else [features(t).all() for t in corpus]
+        self.df, self.n = Counter(chain.from_iterable(sets)), max(len(sets), 1)
         self._w: dict[str, float] = {}
-        self._tot: Optional[list] = None
+        self._tot: dict[int, float] = {}
+        self._rank: Optional[dict] = None
 
     def weight(self, feat: str) -> float:
         w = self._w.get(feat)
@@ -265,8 +294,9 @@ class Finder:
         return w
 
     def score(self, i: int, j: int) -> float:
-        if self._tot is None:
-            self._tot = [self._total(s) for s in self.sets]
+        for k in (i, j):
+            if k not in self._tot:
+                self._tot[k] = self._total(self.sets[k])
         return self._score(self.feats[i], self.feats[j], self.sets[i], self.sets[j], self._tot[i], self._tot[j])
 
     def _total(self, s: set) -> float:
@@ -294,7 +324,10 @@ class Finder:
         """A text's heaviest features. The same fact shares its rarest tokens, so two texts are
         compared only when they share two of their anchors (no all-pairs comparison; on the
         labelled fixture this loses no pair the full comparison finds)."""
-        return heapq.nsmallest(ANCHORS, self.sets[i], key=lambda x: (-self.weight(x), x))
+        if self._rank is None:  # every feature's place, heaviest first: one sort, not one per text
+            w = self.weight
+            self._rank = {x: k for k, x in enumerate(sorted(set().union(*self.sets), key=lambda x: (-w(x), x)))}
+        return sorted(self.sets[i], key=self._rank.__getitem__)[:ANCHORS]
 
     def pairs(self, df_cap: int = DF_CAP) -> list[tuple[int, int, float]]:
         """(i < j, score) for every pair at or above the threshold, among texts that share two
@@ -303,15 +336,10 @@ class Finder:
         for i in range(len(self.sets)):
             for x in self.anchors(i):
                 index[x].append(i)
-        shared: dict[tuple[int, int], int] = defaultdict(int)
-        for ids in index.values():
-            if 1 < len(ids) <= df_cap:
-                for pair in combinations(ids, 2):
-                    shared[pair] += 1
+        # how many anchors each pair shares, counted in C (a store has hundreds of thousands of pairs)
+        shared = Counter(chain.from_iterable(combinations(ids, 2) for ids in index.values() if 1 < len(ids) <= df_cap))
         out = []
-        for (i, j), n in sorted(shared.items()):
-            if n < MIN_SHARED:
-                continue
+        for i, j in sorted(pair for pair, n in shared.items() if n >= MIN_SHARED):
             sc = self.score(i, j)
             if sc >= self.threshold:
                 out.append((i, j, sc))
