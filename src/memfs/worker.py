@@ -33,19 +33,49 @@ class RunAlone(Exception):
 
 
 class _Job:
-    __slots__ = ("fn", "group", "result", "exc", "done", "token")
+    """fn(store), to run in the worker; `finish` hands its outcome to whoever waits."""
 
-    def __init__(self, fn, group, token):
-        self.fn, self.group, self.token = fn, group, token
+    __slots__ = ("fn", "group", "result", "exc")
+
+    def __init__(self, fn, group):
+        self.fn, self.group = fn, group
         self.result = self.exc = None
-        self.done = trio.Event()
 
     def finish(self, result=None, exc=None):
         self.result, self.exc = result, exc
+
+
+class _TrioJob(_Job):
+    """Waited for by a trio task (the mount's handlers)."""
+
+    __slots__ = ("token", "done")
+
+    def __init__(self, fn, group, token):
+        super().__init__(fn, group)
+        self.token, self.done = token, trio.Event()
+
+    def finish(self, result=None, exc=None):
+        super().finish(result, exc)
         self.token.run_sync_soon(self.done.set)
 
 
+class _ThreadJob(_Job):
+    """Waited for by a thread that is not trio's (an HTTP request)."""
+
+    __slots__ = ("ready",)
+
+    def __init__(self, fn, group):
+        super().__init__(fn, group)
+        self.ready = threading.Event()
+
+    def finish(self, result=None, exc=None):
+        super().finish(result, exc)
+        self.ready.set()
+
+
 class _Fire(_Job):
+    """Waited for by no one: a failure is logged."""
+
     __slots__ = ()
 
     def finish(self, result=None, exc=None):
@@ -83,7 +113,7 @@ class Worker:
     async def run(self, fn: Callable[[Any], Any], *, group: bool = True):
         """fn(store) in the worker; its result, or its exception raised here. `group`: may share a
         transaction with other jobs queued at the same moment."""
-        job = _Job(fn, group, trio.lowlevel.current_trio_token())
+        job = _TrioJob(fn, group, trio.lowlevel.current_trio_token())
         self._q.put(job)
         # the job runs whatever happens to this task: its outcome is the store's, not ours
         with trio.CancelScope(shield=True):
@@ -94,29 +124,17 @@ class Worker:
 
     def submit(self, fn: Callable[[Any], Any], *, group: bool = True) -> None:
         """fn(store) in the worker, without waiting for it (its failure is logged)."""
-        job = _Job.__new__(_Fire)
-        job.fn, job.group, job.token, job.result, job.exc, job.done = fn, group, None, None, None, None
-        self._q.put(job)
+        self._q.put(_Fire(fn, group))
 
     def run_sync(self, fn: Callable[[Any], Any], *, group: bool = True):
         """fn(store) in the worker, waited for from a thread that is not trio's (an HTTP request)."""
         self.start()
-        box: dict = {}
-        ev = threading.Event()
-
-        class _Sync(_Job):
-            def finish(self, result=None, exc=None):
-                box["r"], box["e"] = result, exc
-                ev.set()
-
-        job = _Sync.__new__(_Sync)
-        job.fn, job.group, job.token = fn, group, None
-        job.result = job.exc = None
+        job = _ThreadJob(fn, group)
         self._q.put(job)
-        ev.wait()
-        if box.get("e") is not None:
-            raise box["e"]
-        return box.get("r")
+        job.ready.wait()
+        if job.exc is not None:
+            raise job.exc
+        return job.result
 
     # ------------------------------------------------------------------ the thread
 
