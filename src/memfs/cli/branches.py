@@ -53,7 +53,8 @@ def branch_ls(c, store_name, only_open, snapshots, fmt):
     """List branches (of STORE, or of every store), oldest first."""
     rows = [_row(c.m, b) for b in c.m.branches(store_name, include_closed=not only_open, include_snapshots=snapshots)]
     emit(rows, fmt, ["ref", "status", "base_rev", "files", "created", "ended"],
-         lambda r: f"{r['ref']:<32} {r['status']:<9} from revision {r['base_rev']:<6} {plural(r['files'], 'file', width=5)} "
+         lambda r: f"{r['ref']:<32} {r['status']:<9} from revision {r['base_rev']:<6} "
+                   f"{plural(r['files'], 'file', width=5)}  "
                    f"created {r['created']}" + (f"  {r['status']} {r['ended']}" if r["ended_at"] else ""))
 
 
