@@ -131,3 +131,12 @@ def test_cli_counts_of_one_are_singular(memfs_cli, tmp_path):
     assert "    2 turns, 1 error, 0 corrections, 0 unparseable, 0 malformed  " in memfs_cli("transcripts", "ls").output
     r = memfs_cli("transcripts", "show", sid)
     assert f"claude-code session {sid} ({sub}): 2 turns, 1 error, 0 corrections, 0 unparseable lines" in r.output
+
+
+def test_the_plural_rule():
+    from memfs.cli.common import plural
+
+    assert [plural(1, "file"), plural(0, "file"), plural(2, "entry"), plural(2, "day"), plural(3, "key")] == \
+        ["1 file", "0 files", "2 entries", "2 days", "3 keys"]
+    assert plural(2, "branch", "branches") == "2 branches"
+    assert [plural(1, "turn", width=4), plural(12, "turn", width=4)] == ["   1 turn ", "  12 turns"]
