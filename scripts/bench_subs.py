@@ -147,7 +147,7 @@ def report_stats(con: Console, r: dict) -> None:
     con.print(t)
     con.print(f"  Duplicated text: {d['duplicated']} of {d['paragraphs']:,} paragraphs ({d['share']:.1%}), every paragraph "
               f"compared; {r['planted_exact']} notes repeat a paragraph of another, {r['planted_paraphrase']} restate one "
-              f"in other words. Median of {r['repeat']} runs.")
+              f"in other words. " + ("One run." if r["repeat"] == 1 else f"Median of {r['repeat']} runs."))
 
 
 REPORTS = {"branches": report_branches, "paraphrase": report_paraphrase, "reads": report_reads, "stats": report_stats}

@@ -18,7 +18,7 @@ def sre(ok):
 
 def test_create_ls_show_diff(ok, sre):
     r = ok("branch", "create", "team-sre", "then", "--at", "2")
-    assert r.output.startswith("created branch team-sre@then at revision 2 (1 files)")
+    assert r.output.startswith("created branch team-sre@then at revision 2 (1 file)")
     rows = json.loads(ok("branch", "ls", "team-sre", "--json").output)
     assert [(r["ref"], r["status"], r["files"]) for r in rows] == [("team-sre@try-1", "open", 2),
                                                                   ("team-sre@then", "open", 1)]
@@ -44,7 +44,7 @@ def test_merge_dry_run_conflict_and_resolution(ok, fails, sre, db_path):
     with Memfs(db_path) as m:
         assert m.read("team-sre", "/notes.md") == b"a\nb2\nc\n" and m.lookup("team-sre", "/new.md") is None
     r = ok("branch", "merge", "team-sre@try-1", "--ours", "/notes.md")
-    assert r.output.splitlines()[-1] == "merged team-sre@try-1: 1 revisions"
+    assert r.output.splitlines()[-1] == "merged team-sre@try-1: 1 revision"
     with Memfs(db_path) as m:
         assert m.read("team-sre", "/notes.md") == b"a\nb2\nc\n" and m.read("team-sre", "/new.md") == b"new\n"
 
@@ -54,7 +54,7 @@ def test_clean_only_leaves_the_branch_open(ok, sre, db_path):
     ok("put", "team-sre:/notes.md", input="Y\n")
     ok("rm", "team-sre@try-1:/old.md")
     r = ok("branch", "merge", "team-sre@try-1", "--clean-only")
-    assert r.output.splitlines()[-1] == "merged team-sre@try-1: 1 revisions, 1 conflicts left on the branch (still open)"
+    assert r.output.splitlines()[-1] == "merged team-sre@try-1: 1 revision, 1 conflict left on the branch (still open)"
     with Memfs(db_path) as m:
         assert m.lookup("team-sre", "/old.md") is None and m.branch("team-sre@try-1").status == "open"
 

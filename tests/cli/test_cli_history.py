@@ -112,7 +112,7 @@ def test_revert_path_and_store(ok, fails, team, db_path):
     before = json.loads(ok("log", "team", "--json").stdout)
 
     out = ok("revert", "team:/f", "--to", str(base)).stdout
-    assert "1 new revisions" in out
+    assert "1 new revision" in out
     assert ok("cat", "team:/f").stdout == "good\n" and ok("cat", "team:/g").stdout == "changed\n"
 
     dry = ok("revert", "team", "--to", str(base), "--dry-run").stdout

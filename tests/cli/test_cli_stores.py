@@ -35,6 +35,9 @@ def test_store_create_list_show(ok, db_path):
     assert sre["archived_at"] is None
     table = ok("store", "list").stdout
     assert "team-sre" in table and "alpha" in table and "SRE notes" in table
+    # counts of one in the singular, the columns still aligned
+    assert table.splitlines() == ["alpha                         0 files         0 bytes       1 rev  ",
+                                  "team-sre                      1 file          6 bytes       2 revs  SRE notes"]
     nl = [json.loads(line) for line in ok("store", "list", "--nl").stdout.splitlines()]
     assert [x["name"] for x in nl] == ["alpha", "team-sre"]
 

@@ -40,7 +40,7 @@ def test_session_end_registers_the_transcript(db_path, transcript):
              "hook_event_name": "SessionEnd", "reason": "exit"}
     p = run_hook(db_path, event, MEMFS_STORES="team-sre")
     assert p.returncode == 0, p.stderr
-    assert "1 transcripts registered" in p.stdout and "dream" not in p.stdout
+    assert "1 transcript registered" in p.stdout and "dream" not in p.stdout
     with Memfs(db_path) as m:
         ts = m.transcripts(session_ids=["cc-session-42"])
         assert len(ts) == 1
@@ -121,7 +121,7 @@ def test_the_hook_is_on_path_after_install(db_path, transcript):
     p = subprocess.run(["memfs-session-end"], input=json.dumps(event), capture_output=True, text=True, timeout=60,
                        env={**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", ""),
                             "MEMFS_DB": db_path, "MEMFS_STORES": "team-sre"})
-    assert p.returncode == 0 and "1 transcripts registered" in p.stdout, p.stderr
+    assert p.returncode == 0 and "1 transcript registered" in p.stdout, p.stderr
     with Memfs(db_path) as m:
         assert [t.session_id for t in m.transcripts(store="team-sre")] == ["cc-installed"]
 

@@ -46,7 +46,7 @@ def test_run_show_apply(memfs_cli, m, planted, git_error_sessions):
     assert [(x["id"], x["status"], x["review"], x["changes"]) for x in rows] == [(jid, "completed", "proposed", 3)]
     r = memfs_cli("dream", "apply", jid, "/lessons/recurring-errors.md")
     assert r.exit_code == 0 and "applied  create /lessons/recurring-errors.md  revision" in r.output
-    assert "1 paths changed, 0 conflicts" in r.output
+    assert "1 path changed, 0 conflicts" in r.output
     r = memfs_cli("dream", "show", jid, "--json")
     assert json.loads(r.output)["review"] == "partially_applied"
 
@@ -57,7 +57,7 @@ def test_apply_conflict_exit_code_and_merge(memfs_cli, m, planted, bob):
     r = memfs_cli("dream", "apply", jid)
     assert r.exit_code == 5
     assert "conflict modify /runbooks/disk.md: changed since the dream's base" in r.output
-    assert r.stderr.strip() == (f"Error: 1 files changed since the dream's base were not applied (1 can be merged: "
+    assert r.stderr.strip() == (f"Error: 1 file changed since the dream's base was not applied (1 can be merged: "
                                 f"memfs dream apply {jid} --merge)")
     r = memfs_cli("dream", "apply", jid, "--merge")
     assert r.exit_code == 0 and "merged   modify /runbooks/disk.md" in r.output

@@ -66,6 +66,22 @@ def test_a_session_without_transcript_is_listed_as_read(memfs_cli, m, store):
     assert "  s-alice: no transcript (the store's log and the mount's record)" in r.output
 
 
+def test_the_report_counts_the_sessions_the_header_counts(memfs_cli, m, store):
+    """A session that only held the store (a mount that read) is selected and counted by `dream
+    run` and `dream show`'s header; the engine's report counts it too, and says it had nothing
+    to mine, rather than giving a smaller number."""
+    m.write(store, "/a.md", b"a note\n", identity=Identity(agent="alice", session="s-alice"))
+    m.open_session("s-reader", agent="carol", stores={"team-sre": "rw"})
+    r = memfs_cli("dream", "run", "team-sre", "--engine", "local")
+    assert r.exit_code == 0, r.output
+    assert "completed: 3 sessions, 0 changes proposed" in r.output  # alice, the reader, the store's maker
+    assert "read 3 sessions, 0 transcripts:" in r.output
+    assert ": 3 sessions (2 agents; 1 with no transcript or file change), 1 note; 0 files to change." in r.output
+    show = memfs_cli("dream", "show", "latest", "--no-color").output
+    assert "\nsessions 3  transcripts 0" in show and ": 3 sessions (2 agents; 1 with" in show
+    assert memfs_cli("dream", "ls", "team-sre").output.count(" 3 sessions ") == 1
+
+
 def test_unread_notes_are_proposed_for_review_and_much_read_notes_kept(m, store):
     who = Identity(agent="alice", session="s-alice")
     for p in ("/old.md", "/popular.md", "/recent-read.md"):

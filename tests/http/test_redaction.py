@@ -57,7 +57,7 @@ def test_pattern_redaction_leaves_no_copy_in_the_database_file(m, store, leaky, 
     r = memfs_cli("--agent", "dpo", "redact", "--store", "team-sre", "--pattern", r"SECRET-[\d-]+", "--vacuum")
     assert r.exit_code == 0, r.output
     # w1, w2 and the rename of w2; the blobs of w1, w2, the refused write and the orphan
-    assert "3 revisions redacted, 1 refused writes blanked, 4 blobs removed" in r.stdout
+    assert "3 revisions redacted, 1 refused write blanked, 4 blobs removed" in r.stdout
     assert SECRET.encode() not in raw_bytes(db_path)
     # every audit row is still there, in order, with who redacted it
     assert m.db.all("SELECT id, op, path FROM revisions ORDER BY id") == revs_before
@@ -91,7 +91,7 @@ def test_the_version_a_live_file_shows_is_not_redacted(m, store, db_path, memfs_
     r = memfs_cli("redact", "--store", "team-sre", "--pattern", "SECRET")
     assert r.exit_code == errors.CurrentVersion.exit_code
     err = r.stderr.splitlines()
-    assert len(err) == 1 and err[0].startswith("Error: 1 matching versions") and "/a.md" in err[0]
+    assert len(err) == 1 and err[0].startswith("Error: 1 matching version is") and "/a.md" in err[0]
     assert "Traceback" not in r.output
     assert redacted_fields(m, old.id)[2] and not redacted_fields(m, cur.id)[2]
     assert m.read(store, "/a.md") == f"v2 {SECRET}".encode()  # the head is whole
@@ -204,8 +204,8 @@ def test_redaction_reaches_the_branches_and_leaves_no_copy(m, store, db_path, me
     m.write(store, "/new.md", b"clean\n")
     r = memfs_cli("redact", "--store", "team-sre", "--pattern", SECRET)
     assert r.exit_code == errors.CurrentVersion.exit_code
-    assert r.stdout.splitlines()[-1] == "1 revisions redacted, 0 refused writes blanked, 0 blobs removed (in " \
-                                        "team-sre and its 1 branches)"
+    assert r.stdout.splitlines()[-1] == "1 revision redacted, 0 refused writes blanked, 0 blobs removed (in " \
+                                        "team-sre and its 1 branch)"
     err = r.stderr.splitlines()
     assert len(err) == 1 and "team-sre@try-1:/new.md (revision" in err[0] and "memfs store rm" in err[0], err
     assert SECRET.encode() in raw_bytes(db_path)  # the merged branch still shows it

@@ -45,7 +45,7 @@ def test_replicate_is_idempotent_and_incremental(src, src_path, dst_path, histor
     # a store renamed and re-described in the source follows with its next revision
     src.update_store("other", name="other-renamed", description="now described")
     src.write("other-renamed", "/y.md", b"y\n", identity=ALICE)
-    assert memfs(src_path, "replicate", "--to", dst_path, "--once").stdout.startswith("replicated 1 revisions")
+    assert memfs(src_path, "replicate", "--to", dst_path, "--once").stdout.startswith("replicated 1 revision ")
     with Memfs(dst_path) as dst:
         assert [(s.name, s.description) for s in dst.list_stores()] == [("kb", "what the team knows"),
                                                                        ("other-renamed", "now described")]

@@ -100,7 +100,7 @@ def test_cli_add_does_not_silently_change_a_files_agent(memfs_cli, m, tmp_path):
     assert memfs_cli("transcripts", "add", str(folder)).exit_code == 0  # no agent given: keeps alice
     assert {t.agent for t in m.transcripts()} == {"alice"}
     r = memfs_cli("transcripts", "add", str(folder), "--agent", "bob", "--reassign")
-    assert r.exit_code == 0 and "2 transcripts registered, 1 files skipped" in r.output
+    assert r.exit_code == 0 and "2 transcripts registered, 1 file skipped" in r.output
     assert {t.agent for t in m.transcripts()} == {"bob"}
 
 
@@ -116,3 +116,27 @@ def test_cli_ls_counts_as_add_words_them(memfs_cli, tmp_path):
     assert counts.endswith("0 errors, 0 corrections, 1 unparseable, 0 malformed"), add
     ls = memfs_cli("transcripts", "ls").output
     assert "0 errors, 0 corrections, 1 unparseable, 0 malformed" in ls and " bad " not in ls, ls
+
+
+def test_cli_counts_of_one_are_singular(memfs_cli, tmp_path):
+    """One file, one error, one tool call: `add`, `ls` and `show` say so, not "1 errors"."""
+    folder, sid = _projects_folder(tmp_path)
+    sub = folder / "-work-app" / sid / "subagents" / "agent-abc.jsonl"
+    r = memfs_cli("transcripts", "add", str(sub), "--agent", "alice")
+    assert r.exit_code == 0, r.output
+    assert ": 2 lines, 2 turns, 1 tool call, 1 error, 0 corrections, 0 unparseable, 0 malformed  " in r.output
+    assert r.output.endswith("\n1 transcript registered, 0 files skipped\n")
+    r = memfs_cli("transcripts", "add", str(sub), str(folder / "-work-app" / "notes.txt"))
+    assert r.output.endswith("\n1 transcript registered, 1 file skipped\n")
+    assert "    2 turns, 1 error, 0 corrections, 0 unparseable, 0 malformed  " in memfs_cli("transcripts", "ls").output
+    r = memfs_cli("transcripts", "show", sid)
+    assert f"claude-code session {sid} ({sub}): 2 turns, 1 error, 0 corrections, 0 unparseable lines" in r.output
+
+
+def test_the_plural_rule():
+    from memfs.cli.common import plural
+
+    assert [plural(1, "file"), plural(0, "file"), plural(2, "entry"), plural(2, "day"), plural(3, "key")] == \
+        ["1 file", "0 files", "2 entries", "2 days", "3 keys"]
+    assert plural(2, "branch", "branches") == "2 branches"
+    assert [plural(1, "turn", width=4), plural(12, "turn", width=4)] == ["   1 turn ", "  12 turns"]

@@ -7,7 +7,7 @@ import click
 
 from .. import errors
 from ..store import migrate_database
-from .common import pass_m, rev_line
+from .common import pass_m, plural, rev_line
 
 
 @click.command()
@@ -30,11 +30,11 @@ def doctor(c, read_data, as_json, fix):
         click.echo(json.dumps(rep.to_dict(), indent=2))
     else:
         ch = rep.checked
-        click.echo(f"checked {ch['stores']} stores, {ch['nodes']} files and directories, {ch['revisions']} revisions, "
-                   f"{ch['blobs']} blobs ({ch['blobs_read']} re-hashed)")
+        click.echo(f"checked {plural(ch['stores'], 'store')}, {ch['nodes']} files and directories, "
+                   f"{plural(ch['revisions'], 'revision')}, {plural(ch['blobs'], 'blob')} ({ch['blobs_read']} re-hashed)")
         for p in rep.problems:
             click.echo(f"PROBLEM {p['type']}: {p['message']}")
-        click.echo("ok" if rep.ok else f"{len(rep.problems)} problems found")
+        click.echo("ok" if rep.ok else f"{plural(len(rep.problems), 'problem')} found")
     if not rep.ok:
         sys.exit(1)
 
@@ -46,8 +46,8 @@ def doctor(c, read_data, as_json, fix):
 def migrate(src, dst):
     """Move a whole database to another backend (SQLite <-> PostgreSQL) with every revision, session,
     dream job, key and hook as it is (same ids), in one transaction, then verify it table by table."""
-    rep = migrate_database(src, dst, progress=lambda table, n: click.echo(f"  {table:<20} {n:>9,} rows"))
-    click.echo(f"migrated {sum(rep.tables.values()):,} rows in {len(rep.tables)} tables in {rep.seconds:.1f} s;"
+    rep = migrate_database(src, dst, progress=lambda table, n: click.echo(f"  {table:<20} {n:>9,} {'row' if n == 1 else 'rows'}"))
+    click.echo(f"migrated {sum(rep.tables.values()):,} rows in {plural(len(rep.tables), 'table')} in {rep.seconds:.1f} s;"
                " verified: every table has the same rows")
 
 
@@ -86,16 +86,17 @@ def redact(c, rev, store_name, pattern, dry_run, vacuum):
         for rid in rep.redacted:
             click.echo(f"{'would redact' if dry_run else 'redacted'} {rev_line(c.m.revision(rid)).strip()}")
         branches = len(rep.stores) - 1
-        click.echo(f"{len(rep.redacted)} revisions {'would be ' if dry_run else ''}redacted, "
-                   f"{rep.conflicts_blanked} refused writes blanked, {rep.blobs_removed} blobs removed"
-                   + (f" (in {rep.stores[0]} and its {branches} branches)" if branches else ""))
+        click.echo(f"{plural(len(rep.redacted), 'revision')} {'would be ' if dry_run else ''}redacted, "
+                   f"{plural(rep.conflicts_blanked, 'refused write')} blanked, {plural(rep.blobs_removed, 'blob')} removed"
+                   + (f" (in {rep.stores[0]} and its {plural(branches, 'branch', 'branches')})" if branches else ""))
         if rep.current:
             shown = [c.m.revision(r) for r in rep.current]
             hint = ("; change or delete those files (a merged or discarded branch is read-only: delete the branch "
                     "with memfs store rm 'STORE@NAME'), then run this again"
                     if any(x.store_name != rep.stores[0] for x in shown) else
                     "; change or delete those files, then run this again")
-            raise errors.CurrentVersion(f"{len(rep.current)} matching versions are what live files show now, "
+            raise errors.CurrentVersion(f"{plural(len(rep.current), 'matching version')} {'is' if len(rep.current) == 1 else 'are'} "
+                                        f"what live files show now, "
                                         "not redacted: " + ", ".join(f"{x.store_name}:{x.path} (revision {x.id})"
                                                                      for x in shown) + hint)
     if vacuum and not dry_run:

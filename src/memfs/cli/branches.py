@@ -6,7 +6,7 @@ import sys
 import click
 
 from .. import config, errors
-from .common import emit, output_options, pass_m
+from .common import emit, output_options, pass_m, plural
 
 
 @click.group()
@@ -39,7 +39,7 @@ def branch_create(c, store_name, name, at):
     """Create branch NAME of STORE: its files start as the store's (now, or --at)."""
     rev, when = _rev_or_time(at)
     b = c.m.create_branch(store_name, name, rev=rev, at=when, identity=c.identity)
-    click.echo(f"created branch {b.ref} at revision {b.base_rev} ({c.m.usage(b.store)['files']} files); "
+    click.echo(f"created branch {b.ref} at revision {b.base_rev} ({plural(c.m.usage(b.store)['files'], 'file')}); "
                f"mount it: memfs mount MOUNTPOINT --store {b.ref}=rw")
 
 
@@ -53,7 +53,8 @@ def branch_ls(c, store_name, only_open, snapshots, fmt):
     """List branches (of STORE, or of every store), oldest first."""
     rows = [_row(c.m, b) for b in c.m.branches(store_name, include_closed=not only_open, include_snapshots=snapshots)]
     emit(rows, fmt, ["ref", "status", "base_rev", "files", "created", "ended"],
-         lambda r: f"{r['ref']:<32} {r['status']:<9} from revision {r['base_rev']:<6} {r['files']:>5} files  "
+         lambda r: f"{r['ref']:<32} {r['status']:<9} from revision {r['base_rev']:<6} "
+                   f"{plural(r['files'], 'file', width=5)}  "
                    f"created {r['created']}" + (f"  {r['status']} {r['ended']}" if r["ended_at"] else ""))
 
 
@@ -130,12 +131,12 @@ def branch_merge(c, ref, dry_run, ours, theirs, clean_only, as_json):
         plan_diff = c.m.merge_diff(rep)
         click.echo(plan_diff, nl=False)
         n = len(rep.conflicts)
-        click.echo(f"dry run: {len(rep.files) - n} files would change, {n} conflicts; nothing written")
+        click.echo(f"dry run: {plural(len(rep.files) - n, 'file')} would change, {plural(n, 'conflict')}; nothing written")
         if n:
             sys.exit(errors.PreconditionFailed.exit_code)
         return
-    left = f", {len(rep.conflicts)} conflicts left on the branch (still open)" if rep.conflicts else ""
-    click.echo(f"merged {rep.branch}: {len(rep.revisions)} revisions{left}")
+    left = f", {plural(len(rep.conflicts), 'conflict')} left on the branch (still open)" if rep.conflicts else ""
+    click.echo(f"merged {rep.branch}: {plural(len(rep.revisions), 'revision')}{left}")
 
 
 @branch.command("discard")

@@ -11,6 +11,7 @@ import sys
 import click
 
 from .. import config, errors
+from ..dream.engines.text import plural  # noqa: F401  (the one rule for "1 file", "2 files")
 from ..store import Memfs, sqlite_path
 
 STATUS_HELP = """Exit codes: 0 ok, 1 error, 2 bad input, 3 not found, 4 already exists,

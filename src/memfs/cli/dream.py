@@ -9,7 +9,7 @@ import click
 
 from .. import config, errors
 from ..dream import explain, jobs, lock, render
-from .common import emit, output_options, pass_m
+from .common import emit, output_options, pass_m, plural
 
 DREAM_HELP = """Exit codes: 0 ok (also when another process holds the store's dream lock: the run
 is skipped with a message), 1 the dream failed, 2 bad input, 3 not found, 5 apply or revert left
@@ -55,8 +55,7 @@ def _job(m, job_id):
 
 def _job_line(j) -> str:
     n, ses = len((j.proposal or {}).get("changes", [])), len(j.inputs.sessions or [])
-    return (f"dream {j.id} of {j.store_name} {j.status}: {ses} session{'s' if ses != 1 else ''}, "
-            f"{n} change{'s' if n != 1 else ''} proposed")
+    return f"dream {j.id} of {j.store_name} {j.status}: {plural(ses, 'session')}, {plural(n, 'change')} proposed"
 
 
 @dream.command("run")
@@ -160,7 +159,7 @@ def dream_ls(c, store_name, status, limit, fmt):
     rows = [_job_row(j) for j in c.m.dream_jobs(store_name, status=status, limit=limit or None)]
     emit(rows, fmt, ["id", "store", "status", "review", "engine", "created", "sessions", "changes"],
          lambda r: f"{r['id']}  {r['store'] or '-':<16} {r['status']:<9} {r['review']:<17} {r['engine']:<6} "
-                   f"{r['created']}  {r['sessions']:>4} sessions {r['changes']:>4} changes")
+                   f"{r['created']}  {plural(r['sessions'], 'session', width=4)} {plural(r['changes'], 'change', width=4).rstrip()}")
 
 
 @dream.command("show")
@@ -209,12 +208,13 @@ def dream_apply(c, job_id, paths, merge, dry_run):
     rep = jobs.apply_job(c.m, job_id, list(paths) or None, merge=merge, dry_run=dry_run)
     _print_outcomes(rep.outcomes, {"applied": "would apply", "merged": "would merge"} if dry_run else None)
     n = sum(1 for o in rep.outcomes if o.status in ("applied", "merged"))
-    click.echo(f"{n} paths {'would change' if dry_run else 'changed'}, {len(rep.conflicts)} conflicts")
+    click.echo(f"{plural(n, 'path')} {'would change' if dry_run else 'changed'}, {plural(len(rep.conflicts), 'conflict')}")
     if rep.conflicts and not dry_run:
         merges = sum(1 for o in rep.conflicts if o.merge_available)
         hint = f" ({merges} can be merged: memfs dream apply {job_id} --merge)" if merges else ""
-        raise errors.PreconditionFailed(f"{len(rep.conflicts)} files changed since the dream's base were not "
-                                        f"applied{hint}")
+        k = len(rep.conflicts)
+        raise errors.PreconditionFailed(f"{plural(k, 'file')} changed since the dream's base {'was' if k == 1 else 'were'} "
+                                        f"not applied{hint}")
 
 
 @dream.command("reject")
@@ -235,9 +235,9 @@ def dream_revert(c, job_id, dry_run):
     rep = jobs.revert_job(c.m, _job(c.m, job_id).id, dry_run=dry_run)
     _print_outcomes(rep.outcomes, {"applied": "would revert" if dry_run else "reverted"})
     n = sum(1 for o in rep.outcomes if o.status == "applied")
-    click.echo(f"{n} paths {'would be ' if dry_run else ''}reverted, {len(rep.conflicts)} conflicts")
+    click.echo(f"{plural(n, 'path')} {'would be ' if dry_run else ''}reverted, {plural(len(rep.conflicts), 'conflict')}")
     if rep.conflicts and not dry_run:
-        raise errors.PreconditionFailed(f"{len(rep.conflicts)} files changed since the dream were not reverted")
+        raise errors.PreconditionFailed(f"{plural(len(rep.conflicts), 'file')} changed since the dream {'was' if len(rep.conflicts) == 1 else 'were'} not reverted")
 
 
 @dream.command("cancel")

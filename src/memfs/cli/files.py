@@ -6,7 +6,7 @@ import click
 
 from .. import config, errors
 from ..store import DIR
-from .common import emit, output_options, pass_m, split_ref
+from .common import emit, output_options, pass_m, plural, split_ref
 
 
 @click.command()
@@ -81,7 +81,7 @@ def rm(c, ref, recursive, if_match):
         revs = c.m.remove_tree(store, path)
     else:
         revs = [c.m.delete(store, path, if_match=if_match)]
-    click.echo(f"removed {len(revs)} {'entry' if len(revs) == 1 else 'entries'} (last revision {revs[-1].id})")
+    click.echo(f"removed {plural(len(revs), 'entry')} (last revision {revs[-1].id})")
 
 
 @click.command()

@@ -7,7 +7,7 @@ import time
 import click
 
 from .. import config
-from .common import emit, output_options, pass_m
+from .common import emit, output_options, pass_m, plural
 
 
 @click.command()
@@ -39,7 +39,8 @@ def reads(c, store_name, fmt):
     rows = [{"path": r.path, "reads": r.reads, "sessions": r.sessions, "last_read": config.fmt_time(r.last_read)}
             for r in c.m.file_reads(store_name).values()]
     emit(rows, fmt, ["path", "reads", "sessions", "last_read"],
-         lambda r: f"{r['reads']:>6} reads {r['sessions']:>4} sessions  last {r['last_read']}  {r['path']}")
+         lambda r: f"{plural(r['reads'], 'read', width=6)} {plural(r['sessions'], 'session', width=4)}  "
+                   f"last {r['last_read']}  {r['path']}")
 
 
 def _day(ts: float) -> str:
@@ -60,20 +61,16 @@ def spark(values: list[int]) -> str:
     return "".join(blocks[0 if not v else max(1, round(v / top * 8))] for v in values) if top else "·" * len(values)
 
 
-def _n(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def format_stats(d: dict) -> str:
     """`memfs stats STORE` as text."""
     per = [x["revisions"] for x in d["revisions_per_day"]]
-    out = [f"store {d['store']}: {_n(d['files'], 'file')}, {_size(d['bytes'])}, {_n(d['revisions'], 'revision')}",
+    out = [f"store {d['store']}: {plural(d['files'], 'file')}, {_size(d['bytes'])}, {plural(d['revisions'], 'revision')}",
            f"revisions per day, last {d['days']} days ({d['revisions_per_day'][0]['day']} .. "
            f"{d['revisions_per_day'][-1]['day']}): {d['revisions_in_window']} in all",
            f"  {spark(per)}  (max {max(per or [0])}/day)",
-           f"active in {d['days']} days: {_n(len(d['active_agents']), 'agent')}"
+           f"active in {d['days']} days: {plural(len(d['active_agents']), 'agent')}"
            + (f" ({', '.join(d['active_agents'][:8])}{', ...' if len(d['active_agents']) > 8 else ''})"
-              if d["active_agents"] else "") + f", {_n(d['active_sessions'], 'session')}"]
+              if d["active_agents"] else "") + f", {plural(d['active_sessions'], 'session')}"]
     if d["nearest_size_limit"]:
         out.append(f"nearest the size limit ({_size(d['size_limit'])} a file):")
         out += [f"  {x['bytes']:>8} B  {x['share']:>6.1%}  {x['path']}" for x in d["nearest_size_limit"]]
@@ -82,7 +79,7 @@ def format_stats(d: dict) -> str:
         how = "unchanged since counted" if dup.get("cached") else f"{dup['seconds']:.2f} s"
         out.append(f"duplicated text: {dup['duplicated']} of {dup['paragraphs']} paragraphs ({dup['share']:.1%}) "
                    f"would be merged by a dream (every paragraph compared, {how})")
-    out.append(f"not read or written in {d['days']} days: {_n(d['idle_files'], 'file')}"
+    out.append(f"not read or written in {d['days']} days: {plural(d['idle_files'], 'file')}"
                + (f" ({', '.join(d['idle_paths'][:5])}{', ...' if d['idle_files'] > 5 else ''})" if d["idle_files"]
                   else "") + f"; files ever read through a mount: {d['files_read']}")
     out.append(f"conflicts (stale writes refused): {d['conflicts']['in_window']} in {d['days']} days, "
@@ -91,7 +88,7 @@ def format_stats(d: dict) -> str:
     if d["dreams"]:
         out.append(f"dreams (newest first, {len(d['dreams'])} shown):")
         out += [f"  {j['id']}  {_day(j['created_at'])}  {j['engine']:<6} {j['status']:<9} {j['review']:<17} "
-                f"{j['sessions']} sessions, {j['changes']} changes" for j in d["dreams"]]
+                f"{plural(j['sessions'], 'session')}, {plural(j['changes'], 'change')}" for j in d["dreams"]]
     else:
         out.append("dreams: none yet (memfs dream run " + d["store"] + ")")
     return "\n".join(out) + "\n"

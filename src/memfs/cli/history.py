@@ -7,7 +7,7 @@ import click
 
 from .. import config, errors
 from ..store import DIR
-from .common import emit, output_options, pass_m, rev_dict, rev_line, split_ref
+from .common import emit, output_options, pass_m, plural, rev_dict, rev_line, split_ref
 
 
 @click.command()
@@ -106,11 +106,11 @@ def revert(c, ref, to, dry_run):
     if dry_run:
         for act, p, e in out:
             click.echo(f"{act:<5} {p}")
-        click.echo(f"{len(out)} paths would change")
+        click.echo(f"{plural(len(out), 'path')} would change")
     else:
         for r in out:
             click.echo(rev_line(r))
-        click.echo(f"reverted {store}{':' + path if path else ''} to revision {to}: {len(out)} new revisions")
+        click.echo(f"reverted {store}{':' + path if path else ''} to revision {to}: {plural(len(out), 'new revision')}")
 
 
 @click.command()

@@ -5,7 +5,7 @@ import json
 import click
 
 from .. import config, errors
-from .common import emit, output_options, pass_m
+from .common import emit, output_options, pass_m, plural
 
 
 @click.command()
@@ -56,7 +56,8 @@ def store_list(c, include_archived, fmt):
     """List stores."""
     rows = [store_dict(c.m, s) for s in c.m.list_stores(include_archived=include_archived)]
     emit(rows, fmt, ["name", "id", "files", "bytes", "revisions", "description"],
-         lambda r: f"{r['name']:<24} {r['files']:>6} files {r['bytes']:>9} bytes {r['revisions']:>7} revs"
+         lambda r: f"{r['name']:<24} {plural(r['files'], 'file', width=6)} {plural(r['bytes'], 'byte', width=9)} "
+                   f"{plural(r['revisions'], 'rev', width=7).rstrip()}"
                    f"{'  (archived)' if r['archived_at'] else ''}  {r['description']}")
 
 

@@ -6,7 +6,7 @@ import click
 
 from .. import config, errors
 from .. import transcripts as T
-from .common import emit, output_options, pass_m
+from .common import emit, output_options, pass_m, plural
 
 
 @click.group()
@@ -32,12 +32,13 @@ def transcripts_add(c, paths, session, agent_opt, stores, reassign):
             continue
         n += 1
         st = r.session.stats()
-        click.echo(f"registered {r.format} session {r.session_id}: {st['lines']} lines, {st['turns']} turns, "
-                   f"{st['tool_calls']} tool calls, {st['errors']} errors, {st['corrections']} corrections, "
+        click.echo(f"registered {r.format} session {r.session_id}: {plural(st['lines'], 'line')}, "
+                   f"{plural(st['turns'], 'turn')}, {plural(st['tool_calls'], 'tool call')}, "
+                   f"{plural(st['errors'], 'error')}, {plural(st['corrections'], 'correction')}, "
                    f"{st['unparseable']} unparseable, {st['malformed']} malformed  {r.path}")
         for p in r.session.problems[:20]:
             click.echo(f"  line {p.ref.line or p.ref.pointer}: {p.kind}: {p.reason}")
-    click.echo(f"{n} transcripts registered, {len(out) - n} files skipped")
+    click.echo(f"{plural(n, 'transcript')} registered, {plural(len(out) - n, 'file')} skipped")
     refused = sum(1 for r in out if r.refused)
     if refused:
         raise errors.AlreadyExists(f"{refused} {'file is' if refused == 1 else 'files are'} registered already as "
@@ -59,8 +60,9 @@ def transcripts_ls(c, session_f, store_f, fmt):
         rows.append(d)
     emit(rows, fmt, ["session_id", "format", "agent", "turns", "errors", "corrections", "unparseable", "malformed",
                      "started", "path"],
-         lambda r: f"{r['session_id'][:36]:<36} {r['format']:<14} {r['agent'] or '-':<10} {r['turns']:>5} turns, "
-                   f"{r['errors']} errors, {r['corrections']} corrections, {r['unparseable']} unparseable, "
+         lambda r: f"{r['session_id'][:36]:<36} {r['format']:<14} {r['agent'] or '-':<10} "
+                   f"{plural(r['turns'], 'turn', width=5).rstrip()}, {plural(r['errors'], 'error')}, "
+                   f"{plural(r['corrections'], 'correction')}, {r['unparseable']} unparseable, "
                    f"{r['malformed']} malformed  {r['started']}  {r['path']}")
 
 
@@ -76,8 +78,9 @@ def transcripts_show(c, ref):
         raise errors.NotFound(f"no transcript file or registered session {ref!r}")
     for s in sessions:
         st = s.stats()
-        click.echo(f"{s.format} session {s.session_id} ({s.source}): {st['turns']} turns, {st['errors']} errors, "
-                   f"{st['corrections']} corrections, {st['unparseable']} unparseable lines")
+        click.echo(f"{s.format} session {s.session_id} ({s.source}): {plural(st['turns'], 'turn')}, "
+                   f"{plural(st['errors'], 'error')}, {plural(st['corrections'], 'correction')}, "
+                   f"{plural(st['unparseable'], 'unparseable line')}")
         for p in s.problems:
             click.echo(f"  {p.kind:<11} {p.ref}: {p.reason}")
         for f in s.findings():

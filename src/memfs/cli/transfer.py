@@ -5,7 +5,7 @@ import os
 import click
 
 from .. import errors
-from .common import pass_m
+from .common import pass_m, plural
 
 
 @click.command()
@@ -28,11 +28,11 @@ def replicate(c, target, stores, once, key):
     t = open_target(target, key)
     try:
         n, cursor = run(c.m, t, stores=stores, once=once,
-                        progress=None if once else lambda n, cur: click.echo(f"replicated {n} revisions (source "
+                        progress=None if once else lambda n, cur: click.echo(f"replicated {plural(n, 'revision')} (source "
                                                                              f"revision {cur})", err=True))
     finally:
         t.close()
-    click.echo(f"replicated {n} revisions to {target} (up to source revision {cursor})")
+    click.echo(f"replicated {plural(n, 'revision')} to {target} (up to source revision {cursor})")
     kids = [b.ref for b in c.m.branches() if not stores or b.parent.name in stores or b.parent.uid in stores]
     if kids:
         click.echo(f"not replicated: {len(kids)} branches ({', '.join(kids[:5])}{', ...' if len(kids) > 5 else ''}); "
@@ -59,8 +59,8 @@ def export_cmd(c, store_name, fmt, with_history, output):
         if not output:
             raise errors.InvalidInput("--format sqlite writes a database file: give -o FILE")
         n = export_sqlite(c.m, store_name, output)
-        click.echo(f"exported {store_name}: {n['revisions']} revisions, {n['files']} "
-                   f"{'file' if n['files'] == 1 else 'files'} to {output}", err=True)
+        click.echo(f"exported {store_name}: {plural(n['revisions'], 'revision')}, {plural(n['files'], 'file')} "
+                   f"to {output}", err=True)
         return
     if not output:
         export_store(c.m, store_name, click.get_binary_stream("stdout"), fmt, with_history)
@@ -83,4 +83,4 @@ def import_cmd(c, file, name, create):
 
     c.create = create
     s, n = import_file(c.m, file, name)
-    click.echo(f"imported store {s.name} ({s.uid}): {n} revisions")
+    click.echo(f"imported store {s.name} ({s.uid}): {plural(n, 'revision')}")

@@ -13,6 +13,7 @@ from rich.text import Text
 from .. import errors, paths as pathrules
 from ..config import fmt_time
 from . import explain
+from .engines.text import plural
 from .proposal import Annotation, Change, Proposal
 
 EVIDENCE_SHOWN = 6
@@ -122,6 +123,6 @@ def render_job(m, job, *, color: bool = False, width: int = 120, paths: Optional
         state = files.get(ch.path, {}).get("status") or ("conflict" if ch.path in conflicts else None)
         render_change(con, ch, base, state)
     counts = {k: sum(1 for c in proposal.changes if c.action == k) for k in ("modify", "create", "delete")}
-    con.print(Text(f"{len(proposal.changes)} files: {counts['modify']} modified, {counts['create']} created, "
+    con.print(Text(f"{plural(len(proposal.changes), 'file')}: {counts['modify']} modified, {counts['create']} created, "
                    f"{counts['delete']} deleted", style="bold"))
     return buf.getvalue()

@@ -377,7 +377,7 @@ class BranchesMixin:
             if dry_run:
                 return rep
             if plan.conflicts and not clean_only:
-                raise MergeConflicts(f"merging {b.ref} into {b.parent.name}: {len(plan.conflicts)} conflicts "
+                raise MergeConflicts(f"merging {b.ref} into {b.parent.name}: {len(plan.conflicts)} conflict{'s' if len(plan.conflicts) != 1 else ''} "
                                      f"({', '.join(f.path for f in plan.conflicts[:5])}); settle them with "
                                      "--ours/--theirs, or apply the clean files only", report=rep)
             hooked = self._merge_hooks(b, plan, ident)

@@ -7,7 +7,7 @@ from itertools import combinations
 
 from ..proposal import Evidence
 from .text import (CORRECTIONS_NOTE, ERRORS_NOTE, EVIDENCE_SHOWN, TIMING_MIN_SESSIONS, TIMING_NOTE,
-                   TIMING_SPREAD, UnionFind, example_line, jaccard)
+                   TIMING_SPREAD, UnionFind, example_line, jaccard, plural)
 from .occurrences import (Occurrence, Section, correction_items, digest_session, sig_id, split_sections,
                           timing_occurrences)
 
@@ -130,8 +130,8 @@ class LessonsMixin:
                 if old.get(sig) != block:
                     ev = [Evidence(session=o.session, ref=o.ref, agent=o.agent) for o in occ[:EVIDENCE_SHOWN]]
                     agents = sorted({o.agent for o in occ if o.agent})
-                    self.note(path, f"{'updated' if sig in old else 'new'} lesson: {sec.title} — seen {sec.n} times "
-                              f"in {sec.m} sessions" + (f" by {', '.join(agents)}" if agents else ""),
+                    self.note(path, f"{'updated' if sig in old else 'new'} lesson: {sec.title} — seen {plural(sec.n, 'time')} "
+                              f"in {plural(sec.m, 'session')}" + (f" by {', '.join(agents)}" if agents else ""),
                               "correction" if kind == "correction" else "lesson", ev, block.splitlines()[:1] +
                               [ln for ln in block.splitlines() if ln.startswith("- Seen")])
                     self.findings["lessons"].append({"note": path, "title": sec.title, "sig": sig, "times": sec.n,

@@ -71,7 +71,7 @@ class LocalEngine(DuplicatesMixin, StaleMixin, LessonsMixin):
         ctx.step("done", len(steps), len(steps))
         changes = build_changes(self.base, ctx.shas, self.work, self.notes)
         p = Proposal(NAME, changes, findings={k: v for k, v in sorted(self.findings.items())})
-        p.stats = {"files": len(self.base), "sessions": len(self.session_ids), "changes": len(changes),
+        p.stats = {"files": len(self.base), "sessions": len(self.ctx.session_ids), "changes": len(changes),
                    "errors_seen": self.n_errors, "corrections_seen": self.n_corrections}
         p.report = self.report(p)
         return p
@@ -203,8 +203,12 @@ class LocalEngine(DuplicatesMixin, StaleMixin, LessonsMixin):
 
     def report(self, p: Proposal) -> str:
         f = self.findings
+        # every session the dream selected, as `dream run` and `dream show` count them; one that
+        # only held the store (a mount that read) has nothing to mine, and says so
+        quiet = len(set(self.ctx.session_ids) - self.session_ids)
         out = [f"Dream over {self.store.name} at revision {self.ctx.base_rev}: "
-               f"{plural(len(self.session_ids), 'session')} ({plural(len(self.agents), 'agent')}), "
+               f"{plural(len(self.ctx.session_ids), 'session')} ({plural(len(self.agents), 'agent')}"
+               f"{f'; {quiet} with no transcript or file change' if quiet else ''}), "
                f"{plural(len(self.base), 'note')}; {plural(len(p.changes), 'file')} to change."]
         if f.get("duplicates"):
             out.append(f"- Merged {plural(len(f['duplicates']), 'group')} of near-duplicate notes: " +

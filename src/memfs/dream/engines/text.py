@@ -35,10 +35,14 @@ _HEADER = re.compile(r"^\s{0,3}#{1,6}\s")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
 
-def plural(n: int, word: str) -> str:
-    if n == 1:
-        return f"{n} {word}"
-    return f"{n} {word[:-1] + 'ies' if word.endswith('y') else word + 's'}"
+def plural(n: int, word: str, many: Optional[str] = None, width: int = 0) -> str:
+    """`1 file`, `2 files`, `3 entries`, `2 days` (the one rule for counts in the CLI and the
+    reports); `many` for an irregular plural. With `width`, for a table: the number right-aligned
+    in that many places and the word padded to its plural's length, so the columns after it line up."""
+    if many is None:
+        many = word[:-1] + "ies" if word.endswith("y") and word[-2:-1] not in "aeiou" else word + "s"
+    w = word if n == 1 else many
+    return f"{n:>{width}} {w:<{len(many)}}" if width else f"{n} {w}"
 
 
 def day(ts: Optional[float]) -> Optional[str]:
