@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "src"))
 from memfs.dream.engines import paraphrase as P  # noqa: E402
 
 FIXTURE = os.path.join(HERE, "..", "tests", "dream", "data", "paraphrase_pairs.txt")
-TARGETS = {"precision": 0.9, "recall": 0.75}
+TARGETS = {"precision": 0.95, "recall": 0.8}  # the test fails below precision 0.9
 JACCARD = 0.3  # about the finder's recall, so that the precisions compare
 
 

@@ -20,8 +20,10 @@ def test_fixture_precision_and_recall(capsys):
     with capsys.disabled():
         print(f"\nparaphrase finder: precision {r['precision']:.3f} recall {r['recall']:.3f} "
               f"on {r['pairs']} pairs ({r['fp']} false merges, {r['fn']} missed)")
+    # the goal is precision >= 0.95 and recall >= 0.8 (printed by scripts/bench); this test
+    # is the floor below which merging would lose facts: precision 0.9
     assert r["precision"] >= 0.9, [w for w in r["wrong"] if w[0] == "false merge"]
-    assert r["recall"] >= 0.75
+    assert r["recall"] >= 0.8
     assert r["merged_by_label"].get("unrelated", 0) == 0
 
 
