@@ -152,6 +152,8 @@ def run(db: str, mountpoint: str, specs: list[tuple[str, str]], *, agent: Option
         log.info("unmounted %s (%d commits, %d refused, %d store transactions; requests: %s)", mountpoint,
                  ops.stats["commits"], ops.stats["conflicts"], ops.worker.batches,
                  json.dumps(dict(sorted(ops.requests.items()))))
+        log.info("kernel lookups at unmount: %d inodes held, %d forgets beyond the lookups answered",
+                 ops.lookups.held, ops.lookups.unmatched)
         m.close()
     return status
 

@@ -35,6 +35,7 @@ from .names import NamesMixin
 from .files import FileState, FilesMixin, Handle, _own
 from .handler import fail, handler
 from .lastknown import LastKnown
+from .lookups import LookupCounts
 from .reads import ReadCounter
 from .refusals import kernel_retries
 from .scratch import is_scratch
@@ -95,6 +96,7 @@ class MemfsOps(FilesMixin, NamesMixin, CoherenceMixin, AttributesMixin, pyfuse3.
         self.invalidating: set[int] = set()     # ... and those whose invalidation is under way
         self.wake = trio.Event()                # wakes the change follower early
         self.sizes: dict[int, int] = {}          # inode -> the size the kernel was last told
+        self.lookups = LookupCounts()            # the kernel's lookup count per inode (fuse/lookups.py)
         self.cached: dict[int, str] = {}         # inode -> the version whose pages the kernel may hold
         self.reads = ReadCounter(m)              # read counts, to the store in batches (fuse/reads.py)
 
@@ -188,8 +190,17 @@ class MemfsOps(FilesMixin, NamesMixin, CoherenceMixin, AttributesMixin, pyfuse3.
 
     # ------------------------------------------------------------------ lookup & attributes
 
+    def _entry(self, attr):
+        """An entry the kernel will hold (lookup, create, mkdir, symlink, mknod, readdirplus): one
+        more lookup for it to forget."""
+        self.lookups.add(attr.st_ino)
+        return attr
+
     @handler
     async def lookup(self, parent_ino, name, ctx=None):
+        return self._entry(await self._lookup(parent_ino, name))
+
+    async def _lookup(self, parent_ino, name):
         if len(name) > paths.MAX_NAME_BYTES:
             fail(errno.ENAMETOOLONG)
         try:
@@ -215,10 +226,14 @@ class MemfsOps(FilesMixin, NamesMixin, CoherenceMixin, AttributesMixin, pyfuse3.
         return self._negative()
 
     async def forget(self, inode_list):
-        # the kernel dropped these inodes: what it was told about their size no longer matters
-        for ino, _ in inode_list:
-            self.sizes.pop(ino, None)
-            self.cached.pop(ino, None)
+        # the kernel dropped these inodes: what it was told about their size no longer matters.
+        # Only once it forgot every lookup: a FORGET of an evicted inode can arrive after a new
+        # LOOKUP of the same inode, whose size must stay known (without it a whole read of the
+        # new version would be judged a blend, and the session's next write refused)
+        for ino, n in inode_list:
+            if self.lookups.forget(ino, n):
+                self.sizes.pop(ino, None)
+                self.cached.pop(ino, None)
 
     @handler
     async def getattr(self, ino, ctx=None):
@@ -350,6 +365,8 @@ class MemfsOps(FilesMixin, NamesMixin, CoherenceMixin, AttributesMixin, pyfuse3.
             name, attr = entries[i]
             if not pyfuse3.readdir_reply(token, name.encode("utf-8"), attr, i + 1):
                 break
+            if name not in (".", ".."):  # the kernel links (and later forgets) the others
+                self._entry(attr)
 
     @handler
     async def releasedir(self, fh):
@@ -366,7 +383,7 @@ class MemfsOps(FilesMixin, NamesMixin, CoherenceMixin, AttributesMixin, pyfuse3.
             path, own, nid = paths.join(d.path, name), self.own_revs, await self._new_node_id()
             n = await self._store_call(lambda m: _own(own, m.mkdir(store, path, mode=mode & ~ctx.umask & 0o7777,
                                                                      opts=WriteOptions(node_id=nid))))
-        return self._node_attr(n)
+        return self._entry(self._node_attr(n))
 
     @handler
     async def rmdir(self, parent_ino, name, ctx):
@@ -401,10 +418,10 @@ class MemfsOps(FilesMixin, NamesMixin, CoherenceMixin, AttributesMixin, pyfuse3.
                                pending=True, scratch=True, kind=SYMLINK, released_at=time.monotonic())
                 self.pending[(d.id, name)] = st
                 self.states[st.node_id] = st
-                return self._state_attr(st)
+                return self._entry(self._state_attr(st))
             path, own, nid = paths.join(d.path, name), self.own_revs, await self._new_node_id()
             n = await self._store_call(lambda m: _own(own, m.symlink(store, path, target, opts=WriteOptions(node_id=nid))))
-        return self._node_attr(n)
+        return self._entry(self._node_attr(n))
 
     @handler
     async def link(self, ino, new_parent_ino, new_name, ctx):
@@ -426,7 +443,7 @@ class MemfsOps(FilesMixin, NamesMixin, CoherenceMixin, AttributesMixin, pyfuse3.
             await self._flush(fi.fh)
         finally:
             await self._release(fi.fh)
-        return await self.getattr(attr.st_ino, ctx)
+        return self._entry(await self.getattr(attr.st_ino, ctx))
 
     @handler
     async def unlink(self, parent_ino, name, ctx):
@@ -495,7 +512,8 @@ class MemfsOps(FilesMixin, NamesMixin, CoherenceMixin, AttributesMixin, pyfuse3.
     @handler
     async def create(self, parent_ino, name, mode, flags, ctx):
         with kernel_retries():
-            return await self._create(parent_ino, name, mode, flags, ctx)
+            fi, attr = await self._create(parent_ino, name, mode, flags, ctx)
+        return fi, self._entry(attr)
 
     @handler
     async def open(self, ino, flags, ctx):
