@@ -4,11 +4,15 @@ lookup. Dropping it on a FORGET that raced a new LOOKUP made a whole read of the
 as a blend, and the session's next write was refused (test_if_match_current_hash_succeeds_once,
 about 1 run in 6 under load on PostgreSQL)."""
 
+import errno
 import os
 import subprocess
 
 from memfs import Identity, Memfs
 from memfs.fuse.lookups import LookupCounts
+
+from fusehelpers import errno_of
+from mounting import wait_for
 
 
 def test_a_forget_that_raced_a_new_lookup_keeps_what_the_kernel_was_told():
@@ -56,3 +60,40 @@ def test_the_counts_match_the_kernels(seeded, mounter, cli):
     held, unmatched = (int(w) for w in line.split(": ", 2)[2].replace(",", "").split() if w.isdigit())
     assert unmatched == 0, line
     assert held == 0, line
+
+
+def test_a_listing_handed_out_after_a_change_does_not_pass_for_the_new_size(seeded, mounter):
+    """A readdirplus listing is built at opendir and handed to the kernel a page at a time. When a
+    file changes between the two, the kernel is told the old size late: a read of the new version
+    is clipped to it. The mount must count that read as a blend (the session saw a prefix of the
+    new version), so a rewrite built on it is refused, not landed over the lost tail."""
+    names = [f"note-{i:03d}-{'x' * 60}.md" for i in range(300)]
+    with Memfs(seeded, identity=Identity(agent="seed", actor="operator")) as m:
+        for n in names:
+            m.write("team-sre", f"/d/{n}", b"old\n")
+    last = names[-1]
+    mnt = mounter("team-sre=rw", agent="alice", session="sa")
+    with os.scandir(mnt / "d") as it:
+        first = next(it).name  # the listing is built now; only its first page is handed out
+        assert first != last
+        new = b"new first line\n" + b"a tail that must not be lost\n" * 4
+        with Memfs(seeded, identity=Identity(agent="bob", session="sb")) as m:
+            m.write("team-sre", f"/d/{last}", new)
+        assert wait_for(lambda: os.stat(mnt / "d" / last).st_size == len(new), timeout=10)
+        rest = [e.name for e in it]  # the rest of the listing: the old size of `last`, told late
+    assert last in rest
+    size = os.stat(mnt / "d" / last).st_size
+    seen = (mnt / "d" / last).read_bytes()
+    if size == len(new):
+        assert seen == new  # this kernel kept the newer size: nothing was clipped
+    else:
+        assert seen == new[:size]  # clipped: the session saw a prefix of bob's version
+        code = errno_of(lambda: (mnt / "d" / last).write_bytes(seen + b"alice's line\n"))
+        assert code == errno.ESTALE
+        with Memfs(seeded) as m:
+            assert m.read("team-sre", f"/d/{last}") == new
+    # read again (what .memfs/README tells an agent to do): the whole version, and a rewrite lands
+    assert wait_for(lambda: (mnt / "d" / last).read_bytes() == new, timeout=10)
+    (mnt / "d" / last).write_bytes(new + b"alice's line\n")
+    with Memfs(seeded) as m:
+        assert m.read("team-sre", f"/d/{last}") == new + b"alice's line\n"

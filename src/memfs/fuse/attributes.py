@@ -27,7 +27,8 @@ class AttributesMixin:
 
     # ------------------------------------------------------------------ attributes
 
-    def _attr(self, ino, kind, perm, size, mtime_ns, ctime_ns, ro, nlink=1, timeout=TIMEOUT):
+    def _attr(self, ino, kind, perm, size, mtime_ns, ctime_ns, ro, nlink=1, timeout=TIMEOUT, told=True):
+        """`told`: the attributes go to the kernel now (a listing's go when each is handed out)."""
         a = pyfuse3.EntryAttributes()
         a.st_ino = ino
         a.st_mode = {FILE: stat.S_IFREG, DIR: stat.S_IFDIR, SYMLINK: stat.S_IFLNK}[kind] | (
@@ -35,7 +36,8 @@ class AttributesMixin:
         a.st_nlink = 2 if kind == DIR else nlink
         a.st_uid, a.st_gid = self.uid, self.gid
         a.st_size = size
-        self.sizes[ino] = size
+        if told:
+            self.sizes[ino] = size
         a.st_blksize = 4096
         a.st_blocks = (size + 511) // 512
         a.st_atime_ns = a.st_mtime_ns = mtime_ns
@@ -43,18 +45,18 @@ class AttributesMixin:
         a.entry_timeout = a.attr_timeout = timeout
         return a
 
-    def _node_attr(self, n, ino=None):
+    def _node_attr(self, n, ino=None, told=True):
         st = self.states.get(n.id)
         size = len(st.data) if st is not None and st.data is not None else n.size
         mtime = st.mtime_ns if st is not None and st.dirty else n.mtime_ns
         ro = self.scopes[n.store_id][1] != "rw"
-        return self._attr(ino or self.ino(n.id), n.kind, n.mode, size, mtime, max(n.ctime_ns, mtime), ro)
+        return self._attr(ino or self.ino(n.id), n.kind, n.mode, size, mtime, max(n.ctime_ns, mtime), ro, told=told)
 
-    def _state_attr(self, st, ino=None):
+    def _state_attr(self, st, ino=None, told=True):
         ro = self.scopes[st.store.id][1] != "rw"
         size = len(st.data) if st.data is not None else 0
         return self._attr(ino or self.ino(st.node_id), st.kind, st.mode, size, st.mtime_ns, st.mtime_ns, ro,
-                          nlink=0 if st.unlinked else 1)
+                          nlink=0 if st.unlinked else 1, told=told)
 
     def _root_attr(self):
         now = time.time_ns()

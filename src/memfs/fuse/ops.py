@@ -342,17 +342,20 @@ class MemfsOps(FilesMixin, NamesMixin, CoherenceMixin, AttributesMixin, pyfuse3.
     @handler
     async def opendir(self, ino, ctx):
         if ino == ROOT and self.single_root is None:
-            entries = [(s.slug, self._node_attr(self.known.node(s.root_node))) for s in self.by_slug.values()]
+            entries = [(s.slug, self._node_attr(self.known.node(s.root_node), told=False)) for s in self.by_slug.values()]
         elif ino >= virtual.VBASE:
             entries = self.virt.listdir(ino)
         else:
             d = self._node(ino)
             if d.kind != DIR:
                 fail(errno.ENOTDIR)
-            entries = [(n.name, self._node_attr(n)) for n in self.known.children(d.id) if (d.id, n.name) not in self.hidden]
-            entries += [(st.name, self._state_attr(st)) for (pid, _), st in self.pending.items() if pid == d.id]
+            # the kernel is told each entry's size when readdir hands it out, maybe much later
+            entries = [(n.name, self._node_attr(n, told=False)) for n in self.known.children(d.id)
+                       if (d.id, n.name) not in self.hidden]
+            entries += [(st.name, self._state_attr(st, told=False)) for (pid, _), st in self.pending.items()
+                        if pid == d.id]
             entries.sort(key=lambda e: e[0])
-            here = self._node_attr(d, ino)
+            here = self._node_attr(d, ino, told=False)
             entries[:0] = [(".", here), ("..", here)]  # the kernel does not link these; ls -a shows them
         fh = self._next_fh()
         self.dirhandles[fh] = entries
@@ -367,6 +370,9 @@ class MemfsOps(FilesMixin, NamesMixin, CoherenceMixin, AttributesMixin, pyfuse3.
                 break
             if name not in (".", ".."):  # the kernel links (and later forgets) the others
                 self._entry(attr)
+                # what the kernel is told now, however old: a change since opendir must make a
+                # read of the new version count as clipped (a blend), not whole
+                self.sizes[attr.st_ino] = attr.st_size
 
     @handler
     async def releasedir(self, fh):
