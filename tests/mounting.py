@@ -1,6 +1,7 @@
 """Helpers for tests that mount: run the real CLI, describe a live mount, wait for a condition."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -53,3 +54,13 @@ def wait_for(pred, timeout=5.0, interval=0.05):
             return True
         time.sleep(interval)
     return pred()
+
+
+def interrupt(proc: subprocess.Popen, timeout: float = 15) -> int:
+    """Stop a server as Ctrl-C does (SIGINT), killing it if it does not end in time; its status."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()

@@ -3,7 +3,6 @@
 mounts a store, serves `cat` and the console, all from the installed files, not the checkout."""
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from mounting import fuse_usable, mounted, wait_for
+from mounting import fuse_usable, interrupt, mounted, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -118,9 +117,4 @@ def test_the_installed_memfs_mounts_cats_and_serves_the_console(installed, tmp_p
         installed_page = next(venv.glob("lib/python*/site-packages/memfs/http/static/index.html")).read_text()
         assert page["body"] == installed_page
     finally:
-        serve.send_signal(signal.SIGINT)
-        try:
-            serve.wait(15)
-        except subprocess.TimeoutExpired:
-            serve.kill()
-            serve.wait()
+        interrupt(serve)

@@ -108,7 +108,7 @@ def test_redacting_a_merge_blanks_the_branch_version_it_brought_in(m, store):
 
 
 def test_pattern_redaction_covers_every_branch(m, store, leaky):
-    w, b, d, snap = leaky["w"], leaky["b"], leaky["d"], leaky["snap"]
+    w, b, snap = leaky["w"], leaky["b"], leaky["snap"]
     m.record_conflict(b.store, "/n.md", SECRET + b" (refused)", base_sha256=None, reason="stale")
     bb = m.create_branch(b.store, "deeper")  # a branch of the branch: it has /n.md clean, and...
     m.write(bb.store, "/deep.md", b"deep " + SECRET)
