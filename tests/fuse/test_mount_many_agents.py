@@ -524,3 +524,50 @@ def test_ls_lR_does_not_ask_unsupported_attributes_for_every_entry(tree, mounter
     ok(f"ls -lR {mnt.path} > /dev/null", "/")
     n = getxattr_requests(mnt, cli)
     assert n <= 10, f"two ls -lR over 200 files sent the daemon {n} getxattr requests"
+
+
+# Another session changes the file's mode (a revision that leaves its content as it was), then
+# takes the database's write lock at once, before the mount's change follower (polling every
+# 0.2 s on SQLite) can have seen that revision.
+CHMOD_THEN_HOLD = r"""
+import sqlite3, sys, time
+from memfs import Identity, Memfs
+db, seconds = sys.argv[1], float(sys.argv[2])
+with Memfs(db, identity=Identity(agent="alice", session="sa")) as m:
+    m.chmod("team-sre", "/f.md", 0o600)
+conn = sqlite3.connect(db, isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("held", flush=True)
+time.sleep(seconds)
+conn.rollback()
+print("released", flush=True)
+"""
+
+
+def test_a_write_waiting_for_its_lease_keeps_its_buffer_when_the_file_changes_meanwhile(seeded, mounter):
+    """bob's first write() of a file he read waits for its lease (the write lock is held); his
+    mount meanwhile follows alice's chmod of the file and drops its clean buffer. The write must
+    build on the version leased (the content is unchanged), not fail: it was EIO, a TypeError in
+    the daemon (CI, on PostgreSQL, where the notification comes while the lease is taken)."""
+    if "://" in seeded:
+        pytest.skip("the lock holder takes SQLite's lock right after its commit; PostgreSQL's "
+                    "notification reaches the follower at once")
+    with Memfs(seeded, identity=Identity(agent="seed", actor="operator")) as m:
+        m.write("team-sre", "/f.md", b"v1\n")
+    mnt = mounter("team-sre=rw", agent="bob", session="sb")
+    fd = os.open(mnt / "f.md", os.O_RDWR)
+    try:
+        assert os.read(fd, 100) == b"v1\n"
+        holder = subprocess.Popen([sys.executable, "-c", CHMOD_THEN_HOLD, seeded, "0.8"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout.readline() == "held\n", holder.stderr.read()
+            assert os.pwrite(fd, b"V1 edited by bob\n", 0) == 17
+            assert holder.stdout.readline() == "released\n"
+        finally:
+            if holder.poll() is None:
+                holder.kill()
+            holder.wait()
+    finally:
+        os.close(fd)
+    assert stored(seeded, "/f.md") == b"V1 edited by bob\n"

@@ -191,6 +191,11 @@ class FilesMixin(RefusalsMixin):
                 await self._load_for_write(st, incoming=buf, append=h.append)
                 if not st.pending and not h.append:
                     await self._hold_lease(st, buf)
+                    if st.data is None:
+                        # the change follower dropped the clean buffer while the lease was taken
+                        # (another session's revision of the file, its content unchanged): the
+                        # lease holds against the version loaded, so build on that again
+                        st.data = bytearray(self._blob(st.loaded_sha))
             if h.append:
                 off = len(st.data)
                 if st.append_only and not st.unlinked:
