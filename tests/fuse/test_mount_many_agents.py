@@ -27,9 +27,15 @@ QUICK = 0.1  # an unrelated request answered while a write waits (issue 12: "und
 # Holds the database's write lock, as another writer (`memfs import`, a big revert, the API
 # server) does: SQLite's RESERVED lock by BEGIN IMMEDIATE, or on PostgreSQL the advisory lock
 # every write transaction takes. Prints "held" once it has it, lets go after argv[2] seconds.
+# With argv[3], another session first changes that file's mode (a revision that leaves its content
+# as it was) and the lock is taken at once after that commit.
 HOLDER = r"""
 import sys, time
 db, seconds = sys.argv[1], float(sys.argv[2])
+if len(sys.argv) > 3:
+    from memfs import Identity, Memfs
+    with Memfs(db, identity=Identity(agent="alice", session="sa")) as m:
+        m.chmod("team-sre", sys.argv[3], 0o600)
 if "://" in db:
     import psycopg
     from memfs.backends.postgres import WRITE_LOCK
@@ -47,9 +53,9 @@ print("released", flush=True)
 
 
 class LockHolder:
-    def __init__(self, db, seconds):
-        self.p = subprocess.Popen([sys.executable, "-c", HOLDER, db, str(seconds)], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
+    def __init__(self, db, seconds, chmod_first=None):
+        self.p = subprocess.Popen([sys.executable, "-c", HOLDER, db, str(seconds), *([chmod_first] if chmod_first else [])],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.p.stdout.readline()
         assert line == "held\n", f"the lock holder did not get the lock: {line!r} {self.p.stderr.read()}"
 
@@ -526,24 +532,6 @@ def test_ls_lR_does_not_ask_unsupported_attributes_for_every_entry(tree, mounter
     assert n <= 10, f"two ls -lR over 200 files sent the daemon {n} getxattr requests"
 
 
-# Another session changes the file's mode (a revision that leaves its content as it was), then
-# takes the database's write lock at once, before the mount's change follower (polling every
-# 0.2 s on SQLite) can have seen that revision.
-CHMOD_THEN_HOLD = r"""
-import sqlite3, sys, time
-from memfs import Identity, Memfs
-db, seconds = sys.argv[1], float(sys.argv[2])
-with Memfs(db, identity=Identity(agent="alice", session="sa")) as m:
-    m.chmod("team-sre", "/f.md", 0o600)
-conn = sqlite3.connect(db, isolation_level=None)
-conn.execute("BEGIN IMMEDIATE")
-print("held", flush=True)
-time.sleep(seconds)
-conn.rollback()
-print("released", flush=True)
-"""
-
-
 def test_a_write_waiting_for_its_lease_keeps_its_buffer_when_the_file_changes_meanwhile(seeded, mounter):
     """bob's first write() of a file he read waits for its lease (the write lock is held); his
     mount meanwhile follows alice's chmod of the file and drops its clean buffer. The write must
@@ -558,16 +546,14 @@ def test_a_write_waiting_for_its_lease_keeps_its_buffer_when_the_file_changes_me
     fd = os.open(mnt / "f.md", os.O_RDWR)
     try:
         assert os.read(fd, 100) == b"v1\n"
-        holder = subprocess.Popen([sys.executable, "-c", CHMOD_THEN_HOLD, seeded, "0.8"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # alice's chmod, then the write lock at once, before the follower (polling every 0.2 s
+        # on SQLite) can have seen that revision
+        holder = LockHolder(seeded, 0.8, chmod_first="/f.md")
         try:
-            assert holder.stdout.readline() == "held\n", holder.stderr.read()
             assert os.pwrite(fd, b"V1 edited by bob\n", 0) == 17
-            assert holder.stdout.readline() == "released\n"
-        finally:
-            if holder.poll() is None:
-                holder.kill()
             holder.wait()
+        finally:
+            holder.kill()
     finally:
         os.close(fd)
     assert stored(seeded, "/f.md") == b"V1 edited by bob\n"
